@@ -1,0 +1,236 @@
+"""Canonicalise an observed GraphModule into a Plan.
+
+Observers are recognised by class (observer, fake-quantize, equalization observer),
+never by name, and identified by where they sit: the producer they observe, their
+depth in the chain and the edges they serve. Nodes that prepare inserted besides
+observers (the DeQuantStubs and tuple plumbing after a custom LSTM) get structural
+names such as `+DeQuantStub[+getitem[lstm,0]]`, so an implementation may name them
+as it likes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch.fx import GraphModule, Node
+
+from . import describe
+from .plan import Edge, Plan, natural_key
+
+OBSERVED_ATTRS_KEY = "_observed_graph_module_attrs"
+MAX_NAME = 48
+
+
+def canonicalise(gm: GraphModule, original_names: Iterable[str] | None = None) -> Plan:
+    """The plan of an observed GraphModule.
+
+    `original_names` are the node names the tracer gave the float model; nodes outside
+    it are named structurally. None treats every node as original.
+    """
+    return _Canonicaliser(gm, None if original_names is None else set(original_names)).plan()
+
+
+class _Canonicaliser:
+    def __init__(self, gm: GraphModule, original_names: set[str] | None):
+        self.gm = gm
+        # remove_duplicate=False: a shared observer instance is reachable under several names
+        self.modules = dict(gm.named_modules(remove_duplicate=False))
+        self.original_names = original_names
+        self.nodes = list(gm.graph.nodes)
+        self.is_obs = {
+            n: n.op == "call_module" and describe.is_observer(self.modules.get(str(n.target)))
+            for n in self.nodes
+        }
+        self.names: dict[Node, str] = {}
+
+    # -- naming ------------------------------------------------------------------------
+
+    def producer_of(self, node: Node) -> tuple[Node, list[Node]]:
+        """Walk back through observers: (the observed producer, the chain, producer side first)."""
+        chain: list[Node] = []
+        while self.is_obs[node]:
+            chain.insert(0, node)
+            node = node.args[0]
+        return node, chain
+
+    def name(self, node: Node) -> str:
+        return self.names[self.producer_of(node)[0]]
+
+    def assign_names(self) -> None:
+        taken: set[str] = set()
+        for node in self.nodes:
+            if self.is_obs[node]:
+                continue
+            if self.original_names is None or node.name in self.original_names or node.op in ("placeholder", "output"):
+                name = node.name
+            else:
+                name = self.structural_name(node)
+            base, n = name, 2
+            while name in taken:
+                name, n = f"{base}#{n}", n + 1
+            taken.add(name)
+            self.names[node] = name
+
+    def structural_name(self, node: Node) -> str:
+        """`+kind[args]` for a node prepare inserted; past MAX_NAME characters the args
+        are replaced by a hash of them (the [graph] line still shows them)."""
+        args = ",".join(self.render(a, compact=True) for a in node.args)
+        name = f"+{self.kind(node)}[{args}]"
+        if len(name) > MAX_NAME:
+            name = f"+{self.kind(node)}~{hashlib.sha1(args.encode()).hexdigest()[:8]}"
+        return name
+
+    def kind(self, node: Node) -> str:
+        if node.op == "call_module":
+            return describe.short_class_name(type(self.modules[str(node.target)]))
+        if node.op == "call_function":
+            return getattr(node.target, "__name__", str(node.target))
+        return str(node.target) if node.op == "call_method" else node.op
+
+    def render(self, arg: Any, compact: bool = False) -> str:
+        """An argument as text: nodes by canonical name (through observers), constants by value."""
+        sep = "," if compact else ", "
+        if isinstance(arg, Node):
+            return self.name(arg)
+        if isinstance(arg, (list, tuple)):
+            inner = sep.join(self.render(a, compact) for a in arg)
+            if isinstance(arg, list):
+                return f"[{inner}]"
+            return f"({inner}{',' if len(arg) == 1 else ''})"
+        if isinstance(arg, dict):
+            return "{" + sep.join(f"{describe.value(k)}:{self.render(v, compact)}" for k, v in arg.items()) + "}"
+        if isinstance(arg, slice):
+            return f"slice({self.render(arg.start)},{self.render(arg.stop)},{self.render(arg.step)})"
+        return describe.value(arg)
+
+    # -- edges -------------------------------------------------------------------------
+
+    def positions(self, node: Node) -> Iterable[tuple[str, Node]]:
+        """(position, node) for every Node inside the node's args and kwargs."""
+
+        def walk(arg: Any, path: str):
+            if isinstance(arg, Node):
+                yield path, arg
+            elif isinstance(arg, (list, tuple)):
+                for i, a in enumerate(arg):
+                    yield from walk(a, f"{path}[{i}]")
+            elif isinstance(arg, dict):
+                for k, a in arg.items():
+                    yield from walk(a, f"{path}[{describe.value(k)}]")
+            elif isinstance(arg, slice):
+                for part in ("start", "stop", "step"):
+                    yield from walk(getattr(arg, part), f"{path}.{part}")
+
+        for i, a in enumerate(node.args):
+            yield from walk(a, f"arg {i}")
+        for k, a in node.kwargs.items():
+            yield from walk(a, f"kwarg {k}")
+
+    # -- the plan ----------------------------------------------------------------------
+
+    def plan(self) -> Plan:
+        self.assign_names()
+        plan = Plan()
+        node_edges: dict[Edge, list[Node]] = {}
+        for node in self.nodes:
+            if self.is_obs[node]:
+                continue
+            for position, arg in self.positions(node):
+                producer, chain = self.producer_of(arg)
+                if chain:
+                    node_edges[Edge(self.names[producer], self.names[node], position)] = chain
+
+        served: dict[Node, list[Edge]] = {n: [] for n in self.nodes if self.is_obs[n]}
+        for edge, chain in node_edges.items():
+            for obs in chain:
+                served[obs].append(edge)
+        config = {obs: describe.observer(self.modules[str(obs.target)]) for obs in served}
+
+        def site_key(obs: Node) -> tuple:
+            producer, chain = self.producer_of(obs)
+            edges = sorted(served[obs], key=Edge.sort_key)
+            return (natural_key(self.names[producer]), len(chain), [e.sort_key() for e in edges], config[obs])
+
+        ids = {obs: f"obs{i}" for i, obs in enumerate(sorted(served, key=site_key))}
+        plan.observers = {ids[o]: config[o] for o in served}
+        plan.edges = {e: tuple(ids[o] for o in chain) for e, chain in node_edges.items()}
+        for obs, edges in served.items():
+            if not edges and not any(self.is_obs[u] and not served[u] for u in obs.users):
+                # the end of an unused chain: record the whole chain once
+                producer, chain = self.producer_of(obs)
+                plan.dangling.append((self.names[producer], tuple(ids[o] for o in chain)))
+
+        by_instance: dict[int, list[str]] = {}
+        for obs in served:
+            by_instance.setdefault(id(self.modules[str(obs.target)]), []).append(ids[obs])
+        plan.sharing = [tuple(sorted(g, key=natural_key)) for g in by_instance.values() if len(g) > 1]
+
+        self.add_modules(plan)
+        self.add_state(plan)
+        plan.graph = tuple(self.graph_line(n) for n in self.nodes if not self.is_obs[n])
+        return plan
+
+    def add_modules(self, plan: Plan) -> None:
+        for node in self.nodes:
+            if node.op != "call_module" or self.is_obs[node]:
+                continue
+            module = self.modules[str(node.target)]
+            key = str(node.target) if self.names[node] == node.name else self.names[node]
+            if isinstance(module, GraphModule):
+                plan.modules[key] = "torch.fx.GraphModule"
+                if OBSERVED_ATTRS_KEY in module.meta:
+                    plan.standalone[key] = canonicalise(module)
+                continue
+            plan.modules[key] = describe.qualname(type(module))
+            for sub_name, sub in module.named_modules():
+                if sub_name and describe.is_observer(sub) and not _inside_observer(sub_name, module):
+                    plan.module_observers[f"{key}.{sub_name}"] = describe.observer(sub)
+
+    def add_state(self, plan: Plan) -> None:
+        attrs = self.gm.meta.get(OBSERVED_ATTRS_KEY)
+        if attrs is None:
+            plan.state["observed_graph_module_attrs"] = "missing"
+            return
+        plan.state["is_qat"] = describe.value(attrs.is_qat)
+        plan.state["is_observed_standalone_module"] = describe.value(attrs.is_observed_standalone_module)
+        plan.state["standalone_module_input_quantized_idxs"] = describe.value(
+            attrs.standalone_module_input_quantized_idxs
+        )
+        plan.state["standalone_module_output_quantized_idxs"] = describe.value(
+            attrs.standalone_module_output_quantized_idxs
+        )
+        plan.observed_nodes = tuple(sorted(attrs.observed_node_names, key=natural_key))
+        plan.node_qconfigs = {n: describe.qconfig(q) for n, q in attrs.node_name_to_qconfig.items()}
+        # Only nodes with an equalization qconfig: None everywhere else is the common case.
+        plan.equalization_qconfigs = {
+            n: describe.qconfig(q) for n, q in (attrs.equalization_node_name_to_qconfig or {}).items() if q is not None
+        }
+
+    def graph_line(self, node: Node) -> str:
+        if node.op == "call_module":
+            target = str(node.target) if self.names[node] == node.name else self.kind(node)
+        elif node.op == "call_function":
+            target = describe.qualname(node.target)
+        else:
+            target = str(node.target)
+        args = ", ".join(
+            itertools.chain(
+                (self.render(a) for a in node.args),
+                (f"{k}={self.render(v)}" for k, v in node.kwargs.items()),
+            )
+        )
+        return f"{self.names[node]} = {node.op} {target}({args})"
+
+
+def _inside_observer(sub_name: str, root: torch.nn.Module) -> bool:
+    """True when an ancestor of `sub_name` is itself an observer (its inner observer is
+    described as part of it)."""
+    parts = sub_name.split(".")
+    for i in range(1, len(parts)):
+        if describe.is_observer(root.get_submodule(".".join(parts[:i]))):
+            return True
+    return False

@@ -1,0 +1,100 @@
+"""The contract an implementation under test (IUT) honours, and how IUTs are named.
+
+    def prepare(model, qconfig_mapping, example_inputs, *, is_qat=False,
+                prepare_custom_config=None, backend_config=None,
+                equalization_config=None) -> torch.fx.GraphModule
+
+An IUT is named `torch` (the installed torch's prepare_fx / prepare_qat_fx: the
+oracle), `reference` (the built-in reference) or `package.module:callable`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch.fx import GraphModule
+
+BUILTIN = ("torch", "reference")
+
+
+class ImplementationError(Exception):
+    """An IUT that cannot be loaded: a setup error, reported in one line (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Implementation:
+    name: str
+    prepare: Callable[..., GraphModule]
+
+
+def oracle_prepare(
+    model,
+    qconfig_mapping,
+    example_inputs,
+    *,
+    is_qat=False,
+    prepare_custom_config=None,
+    backend_config=None,
+    equalization_config=None,
+) -> GraphModule:
+    """The installed torch's own prepare_fx / prepare_qat_fx."""
+    from torch.ao.quantization.quantize_fx import prepare_fx, prepare_qat_fx
+
+    if is_qat:
+        return prepare_qat_fx(
+            model,
+            qconfig_mapping,
+            example_inputs,
+            prepare_custom_config=prepare_custom_config,
+            backend_config=backend_config,
+        )
+    return prepare_fx(
+        model,
+        qconfig_mapping,
+        example_inputs,
+        prepare_custom_config=prepare_custom_config,
+        _equalization_config=equalization_config,
+        backend_config=backend_config,
+    )
+
+
+ORACLE = Implementation("torch", oracle_prepare)
+
+
+def load(spec: str) -> Implementation:
+    """Resolve an IUT name; ImplementationError (one line) when it cannot be used."""
+    if spec == "torch":
+        return ORACLE
+    if spec == "reference":
+        import reference
+
+        if not getattr(reference, "IMPLEMENTED", False):
+            raise ImplementationError(
+                "IUT 'reference': the built-in reference is not implemented yet "
+                "(reference/README.md says what is planned); use --impl torch or package.module:callable"
+            )
+        return Implementation("reference", reference.prepare)
+    module_name, colon, attr = spec.partition(":")
+    if not colon or not module_name or not attr:
+        raise ImplementationError(
+            f"IUT {spec!r}: expected 'torch', 'reference' or 'package.module:callable'"
+        )
+    # Like `python -m`, let an IUT that lives in the current directory be imported.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # any import-time failure is the IUT's, reported in one line
+        raise ImplementationError(f"IUT {spec!r}: cannot import {module_name}: {type(exc).__name__}: {exc}") from None
+    target = module
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            raise ImplementationError(f"IUT {spec!r}: {module_name} has no attribute {attr!r}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise ImplementationError(f"IUT {spec!r}: {attr} is not callable")
+    return Implementation(spec, target)

@@ -1,0 +1,246 @@
+"""Deterministic one-line descriptions of observers, qconfigs and argument values.
+
+Everything written into a plan passes through here, so this module decides what
+"the attributes that decide numerics" are (DESIGN.md, plan point 2) and makes sure
+no memory address, ordering accident or float formatting quirk reaches a golden.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from typing import Any
+
+import torch
+
+# Attributes recorded for every observer / fake-quantize module that has them, in
+# this order. Each one changes the numerics of the converted model.
+NUMERIC_ATTRS = (
+    "dtype",
+    "qscheme",
+    "quant_min",
+    "quant_max",
+    "ch_axis",
+    "reduce_range",
+    "is_dynamic",
+    "eps",
+    "scale",
+    "zero_point",
+    "averaging_constant",
+    "bins",
+)
+
+# Sub-modules that hold the observer a wrapper delegates to (fake-quantize,
+# equalization observers); they are described recursively.
+NESTED_OBSERVERS = ("activation_post_process", "input_obs", "weight_col_obs")
+
+# Tensors on the meta device carry no values: prepare of a meta model moves every
+# observer there, so buffers such as eps read as this marker.
+META_VALUE = "meta"
+
+
+def qualname(obj: Any) -> str:
+    """`module.QualName` of a class or function, stable across runs."""
+    module = getattr(obj, "__module__", None) or ""
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or type(obj).__name__
+    # torch.cat is torch._VariableFunctionsClass.cat, operator.add is _operator.add:
+    # spell them as users write them.
+    if name.startswith("_VariableFunctionsClass."):
+        module, name = "torch", name.split(".", 1)[1]
+    if module == "_operator":
+        module = "operator"
+    return f"{module}.{name}" if module else name
+
+
+def short_class_name(obj: Any) -> str:
+    return qualname(obj).rsplit(".", 1)[-1]
+
+
+def value(v: Any) -> str:
+    """A canonical text for a constant: an attribute or a non-Node graph argument."""
+    if v is None or isinstance(v, bool):
+        return repr(v)
+    if isinstance(v, torch.dtype):
+        return str(v).removeprefix("torch.")
+    if isinstance(v, torch.qscheme):
+        return str(v).removeprefix("torch.")
+    if isinstance(v, int):
+        return repr(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        return repr(v)
+    if isinstance(v, str):
+        return repr(v)
+    if isinstance(v, torch.Tensor):
+        return tensor_value(v)
+    if isinstance(v, (torch.device, torch.memory_format, torch.layout)):
+        return str(v)
+    if isinstance(v, slice):
+        return f"slice({value(v.start)},{value(v.stop)},{value(v.step)})"
+    if isinstance(v, tuple):
+        return "(" + ",".join(value(x) for x in v) + ("," if len(v) == 1 else "") + ")"
+    if isinstance(v, list):
+        return "[" + ",".join(value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ",".join(f"{value(k)}:{value(x)}" for k, x in sorted(v.items(), key=lambda kv: str(kv[0]))) + "}"
+    if isinstance(v, type) or callable(v):
+        return qualname(v)
+    if v is Ellipsis:
+        return "..."
+    # Unknown objects: their type only; a repr could carry an address.
+    return f"<{qualname(type(v))}>"
+
+
+def tensor_value(t: torch.Tensor) -> str:
+    if t.device.type == "meta":
+        return META_VALUE
+    flat = t.detach().reshape(-1).tolist()
+    if len(flat) == 1:
+        return value(flat[0])
+    if len(flat) <= 8:
+        return "[" + ",".join(value(x) for x in flat) + "]"
+    return f"tensor(shape={list(t.shape)},dtype={value(t.dtype)})"
+
+
+def is_equalization_observer(module: Any) -> bool:
+    from torch.ao.quantization.fx._equalize import (
+        _InputEqualizationObserver,
+        _WeightEqualizationObserver,
+    )
+
+    return isinstance(module, (_InputEqualizationObserver, _WeightEqualizationObserver))
+
+
+def is_observer(module: Any) -> bool:
+    """True for modules that prepare inserts to observe or fake-quantize a value."""
+    from torch.ao.quantization import FakeQuantizeBase, ObserverBase
+
+    return isinstance(module, (ObserverBase, FakeQuantizeBase)) or is_equalization_observer(module)
+
+
+def observer(module: torch.nn.Module) -> str:
+    """`pkg.Class(attr=value, ...)` for an observer, fake-quantize or equalization observer."""
+    parts = []
+    for name in NUMERIC_ATTRS:
+        if hasattr(module, name):
+            attr = getattr(module, name)
+            if isinstance(attr, torch.nn.Module) or callable(attr) and not isinstance(attr, torch.Tensor):
+                continue
+            parts.append(f"{name}={value(attr)}")
+    for name in NESTED_OBSERVERS:
+        inner = getattr(module, name, None)
+        if isinstance(inner, torch.nn.Module):
+            parts.append(f"{name}={observer(inner)}")
+    return f"{qualname(type(module))}({', '.join(parts)})"
+
+
+def constructor(ctr: Any) -> str:
+    """Text for an observer constructor as qconfigs hold it (`Cls.with_args(...)`)."""
+    from torch.ao.quantization.observer import _PartialWrapper
+
+    if ctr is None:
+        return "None"
+    if isinstance(ctr, _PartialWrapper):
+        text = constructor(ctr.p)
+        # factory_kwargs is computed at construction only to place the observer on the
+        # module's device (torch adds it to module qconfigs): not a placement decision.
+        callable_args = {k: f for k, f in (getattr(ctr, "callable_args", None) or {}).items() if k != "factory_kwargs"}
+        if callable_args:
+            # Arguments computed at construction time: record which function computes them.
+            extra = [f"{k}=<{qualname(f)}>" for k, f in sorted(callable_args.items())]
+            name, _, rest = text[:-1].partition("(")
+            text = f"{name}({', '.join(([rest] if rest else []) + extra)})"
+        return text
+    if isinstance(ctr, functools.partial):
+        # with_args chains nest partials: flatten them, outer keywords win.
+        kwargs = dict(ctr.keywords)
+        func = ctr.func
+        while isinstance(func, functools.partial):
+            kwargs = {**func.keywords, **kwargs}
+            func = func.func
+        args = [value(a) for a in ctr.args]
+        args += [f"{k}={constructor(v) if _is_ctr(v) else value(v)}" for k, v in sorted(kwargs.items())]
+        return f"{qualname(func)}({', '.join(args)})"
+    if isinstance(ctr, type):
+        return qualname(ctr) + "()"
+    return value(ctr)
+
+
+def _is_ctr(v: Any) -> bool:
+    from torch.ao.quantization.observer import _PartialWrapper
+
+    return isinstance(v, (_PartialWrapper, functools.partial)) or (
+        isinstance(v, type) and issubclass(v, torch.nn.Module)
+    )
+
+
+def qconfig(qc: Any) -> str:
+    """`QConfig(activation=..., weight=...)`, or None; works for QConfig, QConfigDynamic,
+    EqualizationQConfig and any other namedtuple of constructors."""
+    if qc is None:
+        return "None"
+    fields = getattr(qc, "_fields", None)
+    if fields is None:
+        return constructor(qc)
+    inner = ", ".join(f"{f}={constructor(getattr(qc, f))}" for f in fields)
+    return f"{type(qc).__name__}({inner})"
+
+
+# ---------------------------------------------------------------------------
+# Parsing `Name(k=v, k=Name(...))` back, for attribute-level diffs.
+
+def parse_call(text: str) -> tuple[str, dict[str, str]]:
+    """Split `Name(k=v, ...)` into (Name, {k: v}) with nested calls kept as text."""
+    open_at = text.find("(")
+    if open_at < 0 or not text.endswith(")"):
+        return text, {}
+    name, body = text[:open_at], text[open_at + 1 : -1]
+    attrs: dict[str, str] = {}
+    depth, start = 0, 0
+    pieces = []
+    for i, ch in enumerate(body):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            pieces.append(body[start:i])
+            start = i + 1
+    pieces.append(body[start:])
+    for n, piece in enumerate(p.strip() for p in pieces):
+        if not piece:
+            continue
+        key, eq, val = piece.partition("=")
+        if eq and re.fullmatch(r"[A-Za-z_]\w*", key.strip()):
+            attrs[key.strip()] = val.strip()
+        else:
+            attrs[f"#{n}"] = piece
+    return name, attrs
+
+
+def attribute_differences(expected: str, actual: str, prefix: str = "") -> list[str]:
+    """`dtype quint8 != qint8` style differences between two descriptions."""
+    exp_name, exp_attrs = parse_call(expected)
+    act_name, act_attrs = parse_call(actual)
+    if exp_name != act_name:
+        return [f"{prefix}class {short_or_full(exp_name, act_name)}"]
+    out = []
+    for key in list(exp_attrs) + [k for k in act_attrs if k not in exp_attrs]:
+        e, a = exp_attrs.get(key, "<absent>"), act_attrs.get(key, "<absent>")
+        if e == a:
+            continue
+        if "(" in e and "(" in a:
+            out.extend(attribute_differences(e, a, prefix=f"{prefix}{key}."))
+        else:
+            out.append(f"{prefix}{key} {e} != {a}")
+    return out
+
+
+def short_or_full(expected: str, actual: str) -> str:
+    """Two class names, shortened when their last component already tells them apart."""
+    es, as_ = expected.rsplit(".", 1)[-1], actual.rsplit(".", 1)[-1]
+    if es != as_:
+        return f"{es} != {as_}"
+    return f"{expected} != {actual}"

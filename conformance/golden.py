@@ -1,0 +1,104 @@
+"""The golden store: one plan file per case, `golden/<case id>.plan`.
+
+Goldens are written only by `obsconf regen`, from the oracle, atomically (a temporary
+file in the same folder, then a rename), so an interrupted regen never leaves half
+a file. Reading checks the magic line, the schema, the body checksum (a hand edit
+breaks it) and that the file names its own case.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .plan import Plan, PlanFormatError, parse_text
+
+SUFFIX = ".plan"
+
+
+class GoldenError(Exception):
+    """A golden that is missing or unreadable; the message names the file."""
+
+
+def default_root() -> Path:
+    """`golden/` beside the installed packages (the repository root for `pip install -e .`)."""
+    env = os.environ.get("OBSCONF_GOLDEN_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "golden"
+
+
+def golden_header(case_id: str) -> dict[str, str]:
+    """What every golden records about where it came from (no time, host or path:
+    regenerating on any machine gives the same bytes)."""
+    return {"case": case_id, "suite": __version__, "torch": torch.__version__, "producer": "oracle"}
+
+
+class GoldenStore:
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else default_root()
+
+    def path(self, case_id: str) -> Path:
+        return self.root / f"{case_id}{SUFFIX}"
+
+    def exists(self, case_id: str) -> bool:
+        return self.path(case_id).is_file()
+
+    def read_text(self, case_id: str) -> str | None:
+        path = self.path(case_id)
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GoldenError(f"golden {self._show(path)}: unreadable: {exc}") from None
+
+    def load(self, case_id: str) -> Plan:
+        path = self.path(case_id)
+        text = self.read_text(case_id)
+        if text is None:
+            raise GoldenError(f"no golden for case {case_id} ({self._show(path)}); create it with `obsconf regen -k {case_id}`")
+        try:
+            header, plan = parse_text(text, source=f"golden {self._show(path)}")
+        except PlanFormatError as exc:
+            raise GoldenError(str(exc)) from None
+        if header.get("case") != case_id:
+            raise GoldenError(f"golden {self._show(path)} records case {header.get('case')!r}, not {case_id!r}")
+        return plan
+
+    def write(self, case_id: str, text: str) -> None:
+        path = self.path(case_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def remove(self, case_id: str) -> None:
+        self.path(case_id).unlink()
+
+    def stored_ids(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.relative_to(self.root).as_posix()[: -len(SUFFIX)] for p in self.root.rglob(f"*{SUFFIX}") if p.is_file()
+        )
+
+    def orphans(self, case_ids: set[str]) -> list[str]:
+        """Goldens that belong to no case of the corpus."""
+        return [i for i in self.stored_ids() if i not in case_ids]
+
+    def _show(self, path: Path) -> str:
+        try:
+            return path.relative_to(Path.cwd()).as_posix()
+        except ValueError:
+            return str(path)

@@ -1,0 +1,124 @@
+"""Run cases against an implementation and compare with the goldens.
+
+Every failure of one case (the IUT raises, returns the wrong thing, the golden is
+unreadable) becomes that case's one-line error; the run goes on.
+"""
+
+from __future__ import annotations
+
+import gc
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+from torch.fx import GraphModule
+
+from models import Case, SkipCase
+
+from . import diff
+from .canonical import canonicalise
+from .contract import Implementation
+from .golden import GoldenError, GoldenStore
+from .plan import Plan
+
+CONFORM, DIFFER, ERROR, SKIPPED = "conform", "differ", "error", "skipped"
+
+
+class CaseError(Exception):
+    """One case failed to produce a plan; the message is the one-line reason."""
+
+
+@dataclass
+class Outcome:
+    case_id: str
+    status: str
+    differences: list[str] = field(default_factory=list)
+    message: str = ""
+
+    def report(self) -> str:
+        if self.status == DIFFER:
+            return "\n".join([f"DIFFER {self.case_id}"] + [f"    {d}" for d in self.differences])
+        if self.status in (ERROR, SKIPPED):
+            return f"{self.status.upper()} {self.case_id}: {self.message}"
+        return f"CONFORM {self.case_id}"
+
+
+def original_node_names(case: Case) -> set[str]:
+    """The node names the quantization tracer gives this case's float model, so that nodes
+    an IUT inserts besides observers can be told apart from the model's own."""
+    from torch.ao.quantization.fx.tracer import QuantizationTracer
+    from torch.ao.quantization.quantize_fx import _swap_ff_with_fxff, get_skipped_module_name_and_classes
+
+    inputs = case.materialise()
+    _swap_ff_with_fxff(inputs.model)
+    pcc = inputs.prepare_custom_config
+    if pcc is None:
+        from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
+
+        pcc = PrepareCustomConfig()
+    names, classes = get_skipped_module_name_and_classes(pcc, False)
+    graph = QuantizationTracer(names, classes).trace(inputs.model)
+    return {n.name for n in graph.nodes}
+
+
+def produce_plan(case: Case, impl: Implementation) -> Plan:
+    """Call the IUT on fresh inputs and canonicalise what it returns."""
+    try:
+        inputs = case.materialise()
+    except SkipCase:
+        raise
+    except Exception as exc:
+        raise CaseError(f"cannot build case: {type(exc).__name__}: {_one_line(exc)}") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = impl.prepare(inputs.model, inputs.qconfig_mapping, inputs.example_inputs, **inputs.kwargs())
+    except Exception as exc:
+        raise CaseError(f"IUT {impl.name!r} raised {type(exc).__name__}: {_one_line(exc)}") from None
+    if not isinstance(result, GraphModule):
+        raise CaseError(
+            f"IUT {impl.name!r} returned {type(result).__qualname__}, not a torch.fx.GraphModule"
+        )
+    try:
+        return canonicalise(result, original_node_names(case))
+    except Exception as exc:
+        raise CaseError(
+            f"cannot canonicalise what IUT {impl.name!r} returned: {type(exc).__name__}: {_one_line(exc)}"
+        ) from None
+    finally:
+        del result, inputs
+        release_torch_caches()
+
+
+def run_case(case: Case, impl: Implementation, store: GoldenStore) -> Outcome:
+    try:
+        expected = store.load(case.id)
+    except GoldenError as exc:
+        return Outcome(case.id, ERROR, message=str(exc))
+    try:
+        actual = produce_plan(case, impl)
+    except SkipCase as exc:
+        return Outcome(case.id, SKIPPED, message=str(exc))
+    except CaseError as exc:
+        return Outcome(case.id, ERROR, message=str(exc))
+    differences = diff.compare(expected, actual)
+    return Outcome(case.id, DIFFER if differences else CONFORM, differences)
+
+
+def release_torch_caches() -> None:
+    """torch >= 2.10 memoises assert_and_get_unique_device on the module, which keeps
+    every prepared model alive; clear it so memory stays flat over a long run."""
+    from torch.ao.quantization.fx import utils as fx_utils
+
+    cache_clear = getattr(fx_utils.assert_and_get_unique_device, "cache_clear", None)
+    if cache_clear is not None:
+        cache_clear()
+    gc.collect()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+__all__ = ["CaseError", "Outcome", "produce_plan", "run_case", "release_torch_caches", "torch"]

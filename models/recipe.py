@@ -1,0 +1,99 @@
+"""Recipes, configuration presets and cases: the corpus as data.
+
+A recipe builds a float model and its example inputs; a preset names a qconfig
+mapping, a backend config and PTQ or QAT; a case is one recipe under one preset,
+with the id `family/recipe/preset`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+class SkipCase(Exception):
+    """Raised by a builder when this environment cannot build the case (reason in the message)."""
+
+
+@dataclass(frozen=True)
+class ConfigPreset:
+    name: str
+    qconfig_mapping: Callable[[], Any]
+    backend_config: Callable[[], Any]
+    is_qat: bool = False
+    equalization_config: Callable[[], Any] | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recipe:
+    family: str
+    name: str
+    build: Callable[[], torch.nn.Module]
+    example_inputs: Callable[[], tuple]
+    tags: tuple[str, ...] = ()
+    # preset -> PrepareCustomConfig (custom modules, standalone modules), or None
+    prepare_custom_config: Callable[[ConfigPreset], Any] | None = None
+    # names of the presets this recipe runs under; None means every preset
+    presets: tuple[str, ...] | None = None
+    # build on the meta device: no weights are materialised (big torchvision models)
+    meta: bool = False
+
+
+@dataclass(frozen=True)
+class Case:
+    recipe: Recipe
+    preset: ConfigPreset
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def id(self) -> str:
+        return f"{self.recipe.family}/{self.recipe.name}/{self.preset.name}"
+
+    @property
+    def is_qat(self) -> bool:
+        return self.preset.is_qat
+
+    def materialise(self) -> "CaseInputs":
+        """Fresh inputs for one IUT call: IUTs may mutate the model and configs."""
+        if self.recipe.meta:
+            with torch.device("meta"):
+                model = self.recipe.build()
+                example_inputs = self.recipe.example_inputs()
+        else:
+            torch.manual_seed(0)
+            model = self.recipe.build()
+            example_inputs = self.recipe.example_inputs()
+        model.train(self.is_qat)
+        pcc = self.recipe.prepare_custom_config
+        return CaseInputs(
+            model=model,
+            qconfig_mapping=self.preset.qconfig_mapping(),
+            example_inputs=example_inputs,
+            is_qat=self.is_qat,
+            prepare_custom_config=pcc(self.preset) if pcc else None,
+            backend_config=self.preset.backend_config(),
+            equalization_config=self.preset.equalization_config() if self.preset.equalization_config else None,
+        )
+
+
+@dataclass
+class CaseInputs:
+    model: torch.nn.Module
+    qconfig_mapping: Any
+    example_inputs: tuple
+    is_qat: bool
+    prepare_custom_config: Any
+    backend_config: Any
+    equalization_config: Any
+
+    def kwargs(self) -> dict[str, Any]:
+        return dict(
+            is_qat=self.is_qat,
+            prepare_custom_config=self.prepare_custom_config,
+            backend_config=self.backend_config,
+            equalization_config=self.equalization_config,
+        )
