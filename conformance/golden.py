@@ -77,6 +77,7 @@ class GoldenStore:
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(text)
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; goldens are ordinary checked-in files
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch.ao.quantization import (
     QConfigMapping,
     default_dynamic_qconfig,
@@ -17,13 +16,10 @@ from .recipe import ConfigPreset
 
 
 def _dynamic_mapping() -> QConfigMapping:
-    # What quantize_dynamic users write: dynamic int8 for linear and recurrent layers.
-    return (
-        QConfigMapping()
-        .set_object_type(torch.nn.Linear, default_dynamic_qconfig)
-        .set_object_type(torch.nn.functional.linear, default_dynamic_qconfig)
-        .set_object_type(torch.nn.LSTM, default_dynamic_qconfig)
-    )
+    # Global, as torch's own dynamic tests write it: an object_type mapping for Linear
+    # alone makes fusion reject Linear+ReLU (both halves need the same qconfig); the
+    # backend config leaves every op but linear (and recurrent layers) in float.
+    return QConfigMapping().set_global(default_dynamic_qconfig)
 
 
 def _fp16_mapping() -> QConfigMapping:

@@ -46,7 +46,18 @@ def _inputs():
     return (torch.randn(1, 3, 224, 224),)
 
 
+# Built on the CPU: prepare_qat_fx of densenet121 on the meta device fails while
+# copying a meta tensor ("Cannot copy out of meta tensor").
+NOT_ON_META = {"densenet121"}
+
 RECIPES = [
-    Recipe("torchvision", name, _builder(name), _inputs, tags=("torchvision", "classification"), meta=True)
+    Recipe(
+        "torchvision",
+        name,
+        _builder(name),
+        _inputs,
+        tags=("torchvision", "classification"),
+        meta=name not in NOT_ON_META,
+    )
     for name in CLASSIFICATION
 ]

@@ -1,0 +1,231 @@
+"""`obsconf`: list cases, run an implementation, show and diff plans, regenerate goldens.
+
+Exit codes: 0 all conform (or nothing changed), 1 some case differs or errs,
+2 usage or setup error (unknown case, pattern matching nothing, unloadable IUT).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import fnmatch
+import sys
+from collections.abc import Sequence
+
+from models import SkipCase, all_cases
+
+from . import diff
+from .contract import ImplementationError, load
+from .golden import GoldenError, GoldenStore, golden_header
+from .plan import parse_text
+from .runner import CONFORM, DIFFER, ERROR, SKIPPED, CaseError, produce_plan, run_case
+
+
+class UsageError(Exception):
+    """Exit 2 with this one-line message."""
+
+
+def select(patterns: Sequence[str] | None):
+    """Cases whose id matches any pattern: a glob when it has *?[, else a substring."""
+    cases = all_cases()
+    if not patterns:
+        return list(cases)
+    chosen = [c for c in cases if any(_matches(c.id, p) for p in patterns)]
+    if not chosen:
+        raise UsageError(f"no case matches -k {' -k '.join(repr(p) for p in patterns)} (see `obsconf list`)")
+    return chosen
+
+
+def _matches(case_id: str, pattern: str) -> bool:
+    if any(ch in pattern for ch in "*?["):
+        return fnmatch.fnmatchcase(case_id, pattern)
+    return pattern in case_id
+
+
+def find_case(case_id: str):
+    for case in all_cases():
+        if case.id == case_id:
+            return case
+    close = difflib.get_close_matches(case_id, [c.id for c in all_cases()], n=1)
+    hint = f"; did you mean {close[0]}?" if close else "; see `obsconf list`"
+    raise UsageError(f"unknown case id {case_id!r}{hint}")
+
+
+def summary(counts: dict[str, int]) -> str:
+    return f"{counts[CONFORM]} conform, {counts[DIFFER]} differ, {counts[ERROR]} error, {counts[SKIPPED]} skipped"
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def cmd_list(args) -> int:
+    for case in select(args.k):
+        print(f"{case.id}\t{','.join(case.tags)}" if args.tags else case.id)
+    return 0
+
+
+def cmd_run(args) -> int:
+    impl = load(args.impl)
+    store = GoldenStore(args.golden_dir)
+    counts = {CONFORM: 0, DIFFER: 0, ERROR: 0, SKIPPED: 0}
+    for case in select(args.k):
+        outcome = run_case(case, impl, store)
+        counts[outcome.status] += 1
+        if outcome.status != CONFORM or args.verbose:
+            print(outcome.report(), flush=True)
+    print(summary(counts))
+    return 0 if counts[DIFFER] == counts[ERROR] == 0 else 1
+
+
+def cmd_show(args) -> int:
+    case = find_case(args.case)
+    store = GoldenStore(args.golden_dir)
+    if args.impl:
+        try:
+            plan = produce_plan(case, load(args.impl))
+        except (CaseError, SkipCase) as exc:
+            print(f"ERROR {case.id}: {exc}")
+            return 1
+        print(plan.to_text({"case": case.id, "producer": args.impl}), end="")
+        return 0
+    text = store.read_text(case.id)
+    if text is None:
+        print(f"ERROR {case.id}: no golden ({store.path(case.id)}); create it with `obsconf regen -k {case.id}`")
+        return 1
+    try:
+        parse_text(text, source=f"golden {store.path(case.id)}")
+    except ValueError as exc:
+        print(f"ERROR {case.id}: {exc}")
+        return 1
+    print(text, end="")
+    return 0
+
+
+def cmd_diff(args) -> int:
+    case = find_case(args.case)
+    impl = load(args.impl)
+    store = GoldenStore(args.golden_dir)
+    try:
+        expected = store.load(case.id)
+        actual = produce_plan(case, impl)
+    except (GoldenError, CaseError, SkipCase) as exc:
+        print(f"ERROR {case.id}: {exc}")
+        return 1
+    differences = diff.compare(expected, actual)
+    for line in differences:
+        print(line)
+    print(f"{case.id}: {len(differences)} difference(s) between the golden and {impl.name}")
+    return 1 if differences else 0
+
+
+def cmd_regen(args) -> int:
+    """Regenerate goldens from the oracle: show what changes, then write (or, with --check,
+    only prove that nothing would change)."""
+    oracle = load("torch")
+    store = GoldenStore(args.golden_dir)
+    cases = select(args.k)
+    changed = created = unchanged = errors = skipped = 0
+    for case in cases:
+        try:
+            plan = produce_plan(case, oracle)
+        except SkipCase as exc:
+            skipped += 1
+            print(f"SKIPPED {case.id}: {exc}")
+            continue
+        except CaseError as exc:
+            errors += 1
+            print(f"ERROR {case.id}: {exc}")
+            continue
+        new_text = plan.to_text(golden_header(case.id))
+        try:
+            old_text = store.read_text(case.id)
+        except GoldenError as exc:
+            print(f"note: {exc}")
+            old_text = ""
+        if old_text == new_text:
+            unchanged += 1
+            continue
+        if old_text is None:
+            created += 1
+            print(f"{'MISSING' if args.check else 'NEW'} {case.id}")
+        else:
+            changed += 1
+            print(f"{'STALE' if args.check else 'CHANGED'} {case.id}")
+            _show_change(old_text, new_text, args.context)
+        if not args.check:
+            store.write(case.id, new_text)
+    orphans = store.orphans({c.id for c in all_cases()}) if not args.k else []
+    for orphan in orphans:
+        if args.prune and not args.check:
+            store.remove(orphan)
+            print(f"REMOVED orphan {store.path(orphan)}")
+        else:
+            print(f"ORPHAN {store.path(orphan)}: no case has this id (remove it with `obsconf regen --prune`)")
+    print(
+        f"{unchanged} unchanged, {changed} {'stale' if args.check else 'changed'}, "
+        f"{created} {'missing' if args.check else 'new'}, {len(orphans)} orphan, {errors} error, {skipped} skipped"
+    )
+    if args.check:
+        return 0 if changed == created == errors == 0 and not orphans else 1
+    return 0 if errors == 0 else 1
+
+
+def _show_change(old: str, new: str, limit: int) -> None:
+    lines = list(difflib.unified_diff(old.splitlines(), new.splitlines(), "golden", "oracle now", lineterm="", n=0))
+    for line in lines[2 : 2 + limit]:
+        print(f"    {line}")
+    if len(lines) - 2 > limit:
+        print(f"    ... {len(lines) - 2 - limit} more diff lines (raise --context)")
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="obsconf", description=__doc__.split("\n")[0])
+    parser.add_argument("--golden-dir", default=None, help="golden folder (default: golden/ of this checkout)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_k(p):
+        p.add_argument("-k", action="append", metavar="PATTERN", help="case id glob or substring (repeatable)")
+        return p
+
+    p = with_k(sub.add_parser("list", help="list case ids"))
+    p.add_argument("--tags", action="store_true", help="also print each case's tags")
+    p.set_defaults(func=cmd_list)
+
+    p = with_k(sub.add_parser("run", help="run an implementation against the goldens"))
+    p.add_argument("--impl", required=True, help="torch, reference, or package.module:callable")
+    p.add_argument("-v", "--verbose", action="store_true", help="also print conforming cases")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("show", help="print a case's golden plan (or, with --impl, the plan an IUT produces)")
+    p.add_argument("case")
+    p.add_argument("--impl", default=None)
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("diff", help="differences between a case's golden and an implementation")
+    p.add_argument("case")
+    p.add_argument("--impl", required=True)
+    p.set_defaults(func=cmd_diff)
+
+    p = with_k(sub.add_parser("regen", help="regenerate goldens from the oracle (torch's own prepare)"))
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if any golden is stale, missing or orphaned")
+    p.add_argument("--prune", action="store_true", help="remove orphaned goldens")
+    p.add_argument("--context", type=int, default=20, help="diff lines shown per changed golden")
+    p.set_defaults(func=cmd_regen)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (UsageError, ImplementationError) as exc:
+        print(f"obsconf: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
