@@ -68,13 +68,13 @@ def produce_plan(case: Case, impl: Implementation) -> Plan:
     except SkipCase:
         raise
     except Exception as exc:
-        raise CaseError(f"cannot build case: {type(exc).__name__}: {_one_line(exc)}") from None
+        raise CaseError(f"cannot build case: {_one_line(exc)}") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = impl.prepare(inputs.model, inputs.qconfig_mapping, inputs.example_inputs, **inputs.kwargs())
     except Exception as exc:
-        raise CaseError(f"IUT {impl.name!r} raised {type(exc).__name__}: {_one_line(exc)}") from None
+        raise CaseError(f"IUT {impl.name!r} raised {_one_line(exc)}") from None
     if not isinstance(result, GraphModule):
         raise CaseError(
             f"IUT {impl.name!r} returned {type(result).__qualname__}, not a torch.fx.GraphModule"
@@ -83,7 +83,7 @@ def produce_plan(case: Case, impl: Implementation) -> Plan:
         return canonicalise(result, original_node_names(case))
     except Exception as exc:
         raise CaseError(
-            f"cannot canonicalise what IUT {impl.name!r} returned: {type(exc).__name__}: {_one_line(exc)}"
+            f"cannot canonicalise what IUT {impl.name!r} returned: {_one_line(exc)}"
         ) from None
     finally:
         del result, inputs
@@ -117,8 +117,10 @@ def release_torch_caches() -> None:
 
 
 def _one_line(exc: BaseException) -> str:
+    """`Type: message` on one line, at most 300 characters."""
     text = " ".join(str(exc).split())
-    return text if len(text) <= 300 else text[:297] + "..."
+    text = text if len(text) <= 300 else text[:297] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 __all__ = ["CaseError", "Outcome", "produce_plan", "run_case", "release_torch_caches", "torch"]

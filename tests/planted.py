@@ -1,0 +1,67 @@
+"""Implementations with one planted fault each (the oracle, then one change), and
+implementations that misbehave: the runner must report exactly the fault, in one line.
+
+Usable from the command line too: `obsconf run --impl tests.planted:drop_one_observer`.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch.fx import GraphModule
+
+from conformance.contract import oracle_prepare
+from conformance.describe import is_observer
+
+
+def _observer_nodes(gm: GraphModule):
+    modules = dict(gm.named_modules(remove_duplicate=False))
+    return [n for n in gm.graph.nodes if n.op == "call_module" and is_observer(modules[str(n.target)])], modules
+
+
+def drop_one_observer(model, qconfig_mapping, example_inputs, **kwargs):
+    """The oracle, then the first observer that sits on a graph input is removed."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    nodes, _ = _observer_nodes(gm)
+    victim = next(n for n in nodes if n.args[0].op == "placeholder")
+    victim.replace_all_uses_with(victim.args[0])
+    gm.graph.erase_node(victim)
+    gm.recompile()
+    return gm
+
+
+def output_observer_qint8(model, qconfig_mapping, example_inputs, **kwargs):
+    """The oracle, then the observer right before the graph output records qint8."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    nodes, modules = _observer_nodes(gm)
+    victim = next(n for n in reversed(nodes) if any(u.op == "output" for u in n.users))
+    modules[str(victim.target)].dtype = torch.qint8
+    return gm
+
+
+def split_shared_observer(model, qconfig_mapping, example_inputs, **kwargs):
+    """The oracle, then the last observer node of a shared instance gets its own copy."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    nodes, modules = _observer_nodes(gm)
+    seen: dict[int, object] = {}
+    victim = None
+    for node in nodes:
+        module = modules[str(node.target)]
+        if id(module) in seen:
+            victim = node
+        seen[id(module)] = node
+    if victim is not None:
+        setattr(gm, str(victim.target), copy.deepcopy(modules[str(victim.target)]))
+    return gm
+
+
+def raises(model, qconfig_mapping, example_inputs, **kwargs):
+    raise RuntimeError("planted failure\nwith a second line")
+
+
+def returns_none(model, qconfig_mapping, example_inputs, **kwargs):
+    return None
+
+
+not_callable = 42

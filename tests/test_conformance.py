@@ -1,0 +1,13 @@
+"""The corpus as pytest items: the chosen implementation (--impl, default torch)
+against every golden."""
+
+import pytest
+
+from conformance.runner import CONFORM, SKIPPED, run_case
+
+
+def test_case_conforms(obsconf_case, obsconf_impl, golden_store):
+    outcome = run_case(obsconf_case, obsconf_impl, golden_store)
+    if outcome.status == SKIPPED:
+        pytest.skip(outcome.message)
+    assert outcome.status == CONFORM, outcome.report()

@@ -1,0 +1,151 @@
+"""The canonicaliser and the differ on hand-built observed graphs."""
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+from torch.ao.quantization.observer import MinMaxObserver
+from torch.fx import Graph, GraphModule
+
+from conformance import diff
+from conformance.canonical import canonicalise
+from conformance.plan import Edge, PlanFormatError, parse_text
+
+
+def observed_linear_add(names=("obs_x", "obs_lin", "obs_out"), share_out_with_lin=False, dtype=torch.quint8):
+    """x -[obs_x]-> linear -[obs_lin]-> add(lin, x) -[obs_out]-> output; observer names and
+    creation order come from `names`, so tests can rename and renumber them."""
+    root = nn.Module()
+    root.linear = nn.Linear(4, 4)
+    obs = {}
+    for name in names:  # creation order follows `names`
+        obs[name] = MinMaxObserver(dtype=dtype)
+    if share_out_with_lin:
+        obs[names[2]] = obs[names[1]]
+    for name, module in obs.items():
+        setattr(root, name, module)
+    g = Graph()
+    x = g.placeholder("x")
+    ox = g.call_module(names[0], (x,))
+    lin = g.call_module("linear", (ox,))
+    ol = g.call_module(names[1], (lin,))
+    add = g.call_function(torch.add, (ol, ox))
+    oo = g.call_module(names[2], (add,))
+    g.output(oo)
+    return GraphModule(root, g)
+
+
+def test_renaming_observers_leaves_plan_unchanged():
+    a = canonicalise(observed_linear_add(("activation_post_process_0", "activation_post_process_1", "activation_post_process_2")))
+    b = canonicalise(observed_linear_add(("zz_obs", "m_obs", "a_obs")))
+    assert a.body_lines() == b.body_lines()
+
+
+def test_renumbering_observers_leaves_plan_unchanged():
+    a = canonicalise(observed_linear_add(("p0", "p1", "p2")))
+    b = canonicalise(observed_linear_add(("p2", "p0", "p1")))
+    assert a.body_lines() == b.body_lines()
+    assert diff.compare(a, b) == []
+
+
+def test_edges_and_observer_reuse_across_consumers():
+    plan = canonicalise(observed_linear_add())
+    edges = {str(e): chain for e, chain in plan.edges.items()}
+    assert set(edges) == {"x -> linear (arg 0)", "linear -> add (arg 0)", "x -> add (arg 1)", "add -> output (arg 0)"}
+    # one observer node on x serves two consumers: same id on both edges
+    assert edges["x -> linear (arg 0)"] == edges["x -> add (arg 1)"]
+    assert plan.sharing == []
+
+
+def test_sharing_is_detected():
+    plan = canonicalise(observed_linear_add(share_out_with_lin=True))
+    ids = {str(e): chain[0] for e, chain in plan.edges.items()}
+    assert plan.sharing == [tuple(sorted((ids["linear -> add (arg 0)"], ids["add -> output (arg 0)"])))]
+
+
+def test_removed_observer_yields_exactly_that_difference():
+    expected = canonicalise(observed_linear_add())
+    gm = observed_linear_add()
+    node = next(n for n in gm.graph.nodes if n.target == "obs_lin")
+    node.replace_all_uses_with(node.args[0])
+    gm.graph.erase_node(node)
+    assert diff.compare(expected, canonicalise(gm)) == ["missing observer on linear -> add (arg 0) [MinMaxObserver]"]
+
+
+def test_changed_dtype_yields_exactly_that_difference():
+    expected = canonicalise(observed_linear_add())
+    gm = observed_linear_add()
+    gm.obs_out.dtype = torch.qint8
+    assert diff.compare(expected, canonicalise(gm)) == ["observer on add -> output (arg 0): dtype quint8 != qint8"]
+
+
+def test_split_sharing_yields_exactly_that_difference():
+    expected = canonicalise(observed_linear_add(share_out_with_lin=True))
+    actual = canonicalise(observed_linear_add(share_out_with_lin=False))
+    assert diff.compare(expected, actual) == [
+        "sharing differs: expected {add -> output (arg 0), linear -> add (arg 0)}, "
+        "got {add -> output (arg 0)} + {linear -> add (arg 0)}"
+    ]
+
+
+def test_extra_observer_and_fanout_structure_are_reported():
+    expected = canonicalise(observed_linear_add())
+    gm = observed_linear_add()
+    # give add its own observer on x instead of reusing the one linear uses
+    gm.obs_x2 = MinMaxObserver()
+    x = next(n for n in gm.graph.nodes if n.op == "placeholder")
+    add = next(n for n in gm.graph.nodes if n.target is torch.add)
+    with gm.graph.inserting_before(add):
+        new = gm.graph.call_module("obs_x2", (x,))
+    add.replace_input_with(add.args[1], new)
+    assert diff.compare(expected, canonicalise(gm)) == [
+        "observer nodes differ at x: expected x -> {add (arg 1), linear (arg 0)}, got x -> add (arg 1) + x -> linear (arg 0)"
+    ]
+    extra = copy.deepcopy(expected)
+    extra.observers["obs99"] = extra.observers["obs0"]
+    extra.edges[Edge("linear", "add", "arg 0")] += ("obs99",)
+    assert diff.compare(expected, extra) == ["extra observer on linear -> add (arg 0) [MinMaxObserver]"]
+
+
+def test_rewired_graph_is_reported():
+    expected = canonicalise(observed_linear_add())
+    gm = observed_linear_add()
+    add = next(n for n in gm.graph.nodes if n.target is torch.add)
+    add.target = torch.mul
+    assert diff.compare(expected, canonicalise(gm)) == [
+        "graph rewired: add: call_function torch.add(linear, x) != call_function torch.mul(linear, x)"
+    ]
+
+
+def test_inserted_nodes_get_structural_names():
+    gm = observed_linear_add()
+    plan = canonicalise(gm, original_names={"x", "linear", "output"})
+    assert "+add[linear,x] = call_function torch.add(linear, x)" in plan.graph
+    assert Edge("+add[linear,x]", "output", "arg 0") in plan.edges
+
+
+def test_text_round_trip():
+    plan = canonicalise(observed_linear_add(share_out_with_lin=True))
+    text = plan.to_text({"case": "hand/built/x"})
+    header, back = parse_text(text)
+    assert header == {"case": "hand/built/x"}
+    assert back.same_as(plan) and diff.compare(plan, back) == []
+    assert back.to_text(header) == text
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda t: t.replace("obs0 = ", "obs0 =  ", 1), "edited by hand"),
+        (lambda t: t.replace("schema = 1", "schema = 2"), "schema 2 but this obsconf reads schema 1"),
+        (lambda t: "garbage\n" + t, "not an obsconf plan"),
+        (lambda t: t[: len(t) // 2], "edited by hand or truncated"),
+    ],
+)
+def test_corrupt_plan_text_is_one_clear_error(mutate, message):
+    text = canonicalise(observed_linear_add()).to_text({"case": "c"})
+    with pytest.raises(PlanFormatError) as info:
+        parse_text(mutate(text), source="golden g.plan")
+    assert message in str(info.value) and "golden g.plan" in str(info.value)
+    assert "\n" not in str(info.value)
