@@ -190,27 +190,31 @@ def _dangling(expected: Plan, actual: Plan, out: list[str]) -> None:
 # -- modules, state, graph -------------------------------------------------------------------
 
 
+def _keyed(expected: dict, actual: dict, out: list[str], extra, missing, changed) -> None:
+    """Report each key whose value differs, through the three message makers."""
+    for key in sorted(set(expected) | set(actual), key=natural_key):
+        e, a = expected.get(key), actual.get(key)
+        if e != a:
+            out.append(extra(key, a) if e is None else missing(key, e) if a is None else changed(key, e, a))
+
+
 def _modules(expected: Plan, actual: Plan, out: list[str]) -> None:
-    for target in sorted(set(expected.modules) | set(actual.modules), key=natural_key):
-        e, a = expected.modules.get(target), actual.modules.get(target)
-        if e == a:
-            continue
-        if e is None:
-            out.append(f"extra module {target}: {a}")
-        elif a is None:
-            out.append(f"missing module {target}: {e}")
-        else:
-            out.append(f"module swap differs at {target}: {describe.short_or_full(e, a)}")
-    for key in sorted(set(expected.module_observers) | set(actual.module_observers), key=natural_key):
-        e, a = expected.module_observers.get(key), actual.module_observers.get(key)
-        if e == a:
-            continue
-        if e is None:
-            out.append(f"extra observer inside module: {key} [{_short(a)}]")
-        elif a is None:
-            out.append(f"missing observer inside module: {key} [{_short(e)}]")
-        else:
-            out.append(f"observer inside module {key}: {'; '.join(describe.attribute_differences(e, a))}")
+    _keyed(
+        expected.modules,
+        actual.modules,
+        out,
+        extra=lambda k, a: f"extra module {k}: {a}",
+        missing=lambda k, e: f"missing module {k}: {e}",
+        changed=lambda k, e, a: f"module swap differs at {k}: {describe.short_or_full(e, a)}",
+    )
+    _keyed(
+        expected.module_observers,
+        actual.module_observers,
+        out,
+        extra=lambda k, a: f"extra observer inside module: {k} [{_short(a)}]",
+        missing=lambda k, e: f"missing observer inside module: {k} [{_short(e)}]",
+        changed=lambda k, e, a: f"observer inside module {k}: {'; '.join(describe.attribute_differences(e, a))}",
+    )
 
 
 def _state(expected: Plan, actual: Plan, out: list[str]) -> None:

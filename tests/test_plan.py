@@ -149,3 +149,24 @@ def test_corrupt_plan_text_is_one_clear_error(mutate, message):
         parse_text(mutate(text), source="golden g.plan")
     assert message in str(info.value) and "golden g.plan" in str(info.value)
     assert "\n" not in str(info.value)
+
+
+class OtherLinear(nn.Linear):
+    pass
+
+
+def test_module_swap_and_observers_inside_modules_are_reported():
+    expected_gm = observed_linear_add()
+    expected_gm.linear.weight_fake_quant = MinMaxObserver(dtype=torch.qint8)
+    expected = canonicalise(expected_gm)
+    assert expected.module_observers == {
+        "linear.weight_fake_quant": "torch.ao.quantization.observer.MinMaxObserver(dtype=qint8, qscheme=per_tensor_affine, "
+        "quant_min=-128, quant_max=127, reduce_range=False, is_dynamic=False, eps=1.1920928955078125e-07)"
+    }
+    gm = observed_linear_add()
+    gm.linear = OtherLinear(4, 4)
+    gm.linear.weight_fake_quant = MinMaxObserver(dtype=torch.quint8)
+    assert diff.compare(expected, canonicalise(gm)) == [
+        "module swap differs at linear: Linear != OtherLinear",
+        "observer inside module linear.weight_fake_quant: dtype qint8 != quint8; quant_min -128 != 0; quant_max 127 != 255",
+    ]
