@@ -10,7 +10,6 @@ import gc
 import warnings
 from dataclasses import dataclass, field
 
-import torch
 from torch.fx import GraphModule
 
 from models import Case, SkipCase
@@ -122,5 +121,3 @@ def _one_line(exc: BaseException) -> str:
     text = text if len(text) <= 300 else text[:297] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
-
-__all__ = ["CaseError", "Outcome", "produce_plan", "run_case", "release_torch_caches", "torch"]
