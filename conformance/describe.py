@@ -126,7 +126,7 @@ def observer(module: torch.nn.Module) -> str:
     for name in NUMERIC_ATTRS:
         if hasattr(module, name):
             attr = getattr(module, name)
-            if isinstance(attr, torch.nn.Module) or callable(attr) and not isinstance(attr, torch.Tensor):
+            if isinstance(attr, torch.nn.Module) or (callable(attr) and not isinstance(attr, torch.Tensor)):
                 continue
             parts.append(f"{name}={value(attr)}")
     for name in NESTED_OBSERVERS:
