@@ -104,7 +104,8 @@ class Plan:
                 out.extend(lines)
                 out.append("")
 
-        section("observers", [f"{k} = {v}" for k, v in sorted(self.observers.items(), key=lambda kv: natural_key(kv[0]))])
+        # each distinct configuration once, the observers that have it on the line under it
+        section("observers", _grouped(self.observers, ids_on_one_line=True))
         section(
             "edges",
             [f"{e}: {', '.join(c)}" for e, c in sorted(self.edges.items(), key=lambda kv: kv[0].sort_key())],
@@ -141,15 +142,17 @@ class Plan:
         return self.body_lines() == other.body_lines()
 
 
-def _grouped(mapping: dict[str, str]) -> list[str]:
-    """One qconfig a line, the nodes it applies to indented under it."""
+def _grouped(mapping: dict[str, str], ids_on_one_line: bool = False) -> list[str]:
+    """One value a line (a qconfig, an observer configuration), the keys that have it
+    indented under it: one a line, or all on one line."""
     by_value: dict[str, list[str]] = {}
-    for node, qc in mapping.items():
-        by_value.setdefault(qc, []).append(node)
+    for key, val in mapping.items():
+        by_value.setdefault(val, []).append(key)
     lines = []
-    for qc in sorted(by_value):
-        lines.append(qc)
-        lines.extend(INDENT + n for n in sorted(by_value[qc], key=natural_key))
+    for val in sorted(by_value):
+        keys = sorted(by_value[val], key=natural_key)
+        lines.append(val)
+        lines.extend([INDENT + " ".join(keys)] if ids_on_one_line else [INDENT + k for k in keys])
     return lines
 
 
@@ -237,8 +240,9 @@ def _read_grouped(body: list[str]) -> dict[str, str]:
     for line in body:
         if line.startswith(INDENT):
             if current is None:
-                raise PlanFormatError(f"node listed before its qconfig: {line!r}")
-            mapping[line.strip()] = current
+                raise PlanFormatError(f"indented line before the value it belongs to: {line!r}")
+            for key in line.split():
+                mapping[key] = current
         else:
             current = line
     return mapping
@@ -253,7 +257,7 @@ def _read_graph(plan: Plan, body: list[str]) -> None:
 
 
 _SECTION_READERS = {
-    "observers": lambda p, b: p.observers.update(_pairs(b)),
+    "observers": lambda p, b: p.observers.update(_read_grouped(b)),
     "edges": _read_edges,
     "dangling": lambda p, b: p.dangling.extend((k, tuple(v.split(", "))) for k, v in _pairs(b, ": ")),
     "sharing": lambda p, b: p.sharing.extend(tuple(line.split(" ")) for line in b),

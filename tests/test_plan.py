@@ -137,7 +137,7 @@ def test_text_round_trip():
 @pytest.mark.parametrize(
     "mutate, message",
     [
-        (lambda t: t.replace("obs0 = ", "obs0 =  ", 1), "edited by hand"),
+        (lambda t: t.replace("    obs", "    obs9", 1), "edited by hand"),
         (lambda t: t.replace("schema = 1", "schema = 2"), "schema 2 but this obsconf reads schema 1"),
         (lambda t: "garbage\n" + t, "not an obsconf plan"),
         (lambda t: t[: len(t) // 2], "edited by hand or truncated"),
