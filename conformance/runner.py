@@ -90,15 +90,17 @@ def produce_plan(case: Case, impl: Implementation) -> Plan:
 
 
 def run_case(case: Case, impl: Implementation, store: GoldenStore) -> Outcome:
-    try:
-        expected = store.load(case.id)
-    except GoldenError as exc:
-        return Outcome(case.id, ERROR, message=str(exc))
+    """One case's outcome. The IUT runs first, so a case this environment cannot build
+    is skipped whether or not a golden exists for it."""
     try:
         actual = produce_plan(case, impl)
     except SkipCase as exc:
         return Outcome(case.id, SKIPPED, message=str(exc))
     except CaseError as exc:
+        return Outcome(case.id, ERROR, message=str(exc))
+    try:
+        expected = store.load(case.id)
+    except GoldenError as exc:
         return Outcome(case.id, ERROR, message=str(exc))
     differences = diff.compare(expected, actual)
     return Outcome(case.id, DIFFER if differences else CONFORM, differences)

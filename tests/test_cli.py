@@ -80,6 +80,9 @@ def test_show_and_diff(capsys):
     ]
     code, out, _ = run(capsys, "diff", "patterns/linear/x86-static", "--impl", "torch")
     assert code == 0
+    code, out, _ = run(capsys, "show", "patterns/linear/x86-static", "--impl", "tests.planted:output_observer_qint8")
+    assert code == 0 and "producer = tests.planted:output_observer_qint8" in out
+    assert "torch.ao.quantization.observer.HistogramObserver(dtype=qint8" in out
 
 
 def test_bad_goldens_cost_one_case_each(capsys, golden_copy):
