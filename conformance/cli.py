@@ -17,7 +17,6 @@ from models import SkipCase, all_cases
 from . import diff
 from .contract import ImplementationError, load
 from .golden import GoldenError, GoldenStore, golden_header
-from .plan import parse_text
 from .runner import CONFORM, DIFFER, ERROR, SKIPPED, CaseError, produce_plan, run_case
 
 
@@ -88,16 +87,12 @@ def cmd_show(args) -> int:
             return 1
         print(plan.to_text({"case": case.id, "producer": args.impl}), end="")
         return 0
-    text = store.read_text(case.id)
-    if text is None:
-        print(f"ERROR {case.id}: no golden ({store.path(case.id)}); create it with `obsconf regen -k {case.id}`")
-        return 1
     try:
-        parse_text(text, source=f"golden {store.path(case.id)}")
-    except ValueError as exc:
+        store.load(case.id)  # the same checks as a run: present, readable, unedited, this case's
+    except GoldenError as exc:
         print(f"ERROR {case.id}: {exc}")
         return 1
-    print(text, end="")
+    print(store.read_text(case.id), end="")
     return 0
 
 

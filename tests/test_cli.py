@@ -151,3 +151,13 @@ def test_regen_prune_removes_orphans(capsys, tmp_path, monkeypatch):
     code, out, _ = run(capsys, "--golden-dir", str(tmp_path), "regen", "--prune")
     assert code == 0 and "REMOVED orphan" in out
     assert store.stored_ids() == ["patterns/linear/x86-static"]
+
+
+def test_show_of_a_bad_golden_is_one_error_line(capsys, golden_copy):
+    (golden_copy / "patterns/linear/x86-static.plan").unlink()
+    code, out, _ = run(capsys, "--golden-dir", str(golden_copy), "show", "patterns/linear/x86-static")
+    assert code == 1 and out.startswith("ERROR patterns/linear/x86-static: no golden for case") and out.count("\n") == 1
+    wrong = golden_copy / "patterns/linear/qnnpack-static.plan"
+    wrong.write_text(wrong.read_text().replace("case = patterns/linear/qnnpack-static", "case = patterns/linear/other"))
+    code, out, _ = run(capsys, "--golden-dir", str(golden_copy), "show", "patterns/linear/qnnpack-static")
+    assert code == 1 and "ERROR patterns/linear/qnnpack-static:" in out
