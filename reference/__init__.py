@@ -1,13 +1,11 @@
 """obsconf's reference prepare: an independent, deliberately simple re-implementation
-of prepare's observer placement, readable as a specification.
-
-Not written yet (see README.md here). `IMPLEMENTED` tells the runner so, and it says
-so in one line instead of reporting every case as an error.
+of prepare's observer placement, readable as a specification (README.md maps the rules
+to files). It reuses torch's tracer, fuser, observer classes and config data classes,
+never torch's placement logic.
 """
 
-IMPLEMENTED = False
+from .pipeline import RULES_KEY, prepare
 
+IMPLEMENTED = True
 
-def prepare(model, qconfig_mapping, example_inputs, *, is_qat=False, prepare_custom_config=None,
-            backend_config=None, equalization_config=None):
-    raise NotImplementedError("the obsconf reference prepare is not implemented yet")
+__all__ = ["IMPLEMENTED", "RULES_KEY", "prepare"]

@@ -1,0 +1,150 @@
+"""Rule family: which qconfig each node (and each module) gets.
+
+Precedence, lowest first: global < object_type < module_name_regex < module_name <
+module_name_object_type_order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import torch
+from torch.ao.nn.intrinsic import _FusedModule
+from torch.ao.quantization import FakeQuantizeBase, ObserverBase
+from torch.ao.quantization.qconfig import _add_module_to_qconfig_obs_ctr, qconfig_equals
+from torch.ao.quantization.qconfig_mapping import QConfigMapping
+from torch.fx import GraphModule
+
+
+def parent_name(name: str) -> str:
+    return name.rpartition(".")[0]
+
+
+def add_fused_module_types(model: GraphModule, mapping: QConfigMapping) -> None:
+    """A fused module takes the object_type qconfig of its parts, which must all agree."""
+    object_types = mapping.object_type_qconfigs
+    if not object_types:
+        return
+    modules = dict(model.named_modules())
+    for node in model.graph.nodes:
+        fused = modules.get(str(node.target)) if node.op == "call_module" else None
+        if not isinstance(fused, _FusedModule):
+            continue
+        parts = list(fused._modules.values())
+        qconfig = object_types.get(type(parts[0]))
+        for part in parts[1:]:
+            if not qconfig_equals(object_types.get(type(part)), qconfig):
+                raise LookupError(
+                    f"During fusion, we need to specify the same qconfigs for all module types in "
+                    f"{type(fused)} offending type: {type(part)}"
+                )
+        if qconfig is not None:
+            object_types[type(fused)] = qconfig
+
+
+def add_qat_module_types(mapping: QConfigMapping, float_to_qat: dict) -> None:
+    """After the QAT swap, a QAT class takes the object_type qconfig of its float class."""
+    for float_type, qconfig in list(mapping.object_type_qconfigs.items()):
+        if float_type in float_to_qat:
+            mapping.object_type_qconfigs[float_to_qat[float_type]] = qconfig
+
+
+def assign_eager_qconfigs(module, mapping: QConfigMapping, config, inherited=None, prefix="") -> None:
+    """Eager-mode inheritance, which decides QAT swaps: a module takes its parent's qconfig,
+    overridden by its type's, then by its exact name's (regexes do not apply here); a
+    qconfig already set on a module wins. Non-traceable children are not visited."""
+    flat = {"": mapping.global_qconfig, **mapping.object_type_qconfigs, **mapping.module_name_qconfigs}
+    qconfig = flat.get(prefix, flat.get(type(module), inherited))
+    qconfig = _add_module_to_qconfig_obs_ctr(getattr(module, "qconfig", qconfig), module)
+    module.qconfig = qconfig
+    for name, child in module.named_children():
+        if name in config.non_traceable_module_names or type(child) in config.non_traceable_module_classes:
+            continue
+        assign_eager_qconfigs(child, mapping, config, qconfig, f"{prefix}.{name}" if prefix else name)
+
+
+def module_qconfig(mapping: QConfigMapping, object_type, module_name: str, fallback):
+    """object_type overrides the fallback, the first matching name regex overrides that,
+    and the nearest enclosing module_name entry overrides everything."""
+    qconfig = mapping.object_type_qconfigs.get(object_type, fallback)
+    for pattern, regex_qconfig in mapping.module_name_regex_qconfigs.items():
+        if re.match(pattern, module_name):
+            qconfig = regex_qconfig
+            break
+    name = module_name
+    while name:
+        if name in mapping.module_name_qconfigs:
+            return mapping.module_name_qconfigs[name]
+        name = parent_name(name)
+    return qconfig
+
+
+def by_call_order(mapping: QConfigMapping, module_path: str, object_type, index: int, fallback):
+    """module_name_object_type_order: the index-th call of object_type directly inside module_path."""
+    return mapping.module_name_object_type_order_qconfigs.get((module_path, object_type, index), fallback)
+
+
+def node_qconfigs(model: GraphModule, modules: dict, mapping: QConfigMapping, scopes: dict) -> dict:
+    """The qconfig of every node, by op kind; call_module nodes also store it on their module.
+
+    Functions resolve by function type within their scope module, then by call order;
+    methods by method name, then by their scope module's type and name; modules by their
+    own type and name, then by call order within their parent; get_attr nodes by their
+    owning module. Placeholders and outputs have none."""
+    global_qconfig = mapping.global_qconfig
+    calls: dict[str, dict] = defaultdict(lambda: defaultdict(int))
+    result = {}
+    for node in model.graph.nodes:
+        qconfig = None
+        if node.op == "get_attr":
+            owner = parent_name(node.target)
+            qconfig = module_qconfig(mapping, type(modules[owner]), owner, global_qconfig)
+        elif node.op == "call_function":
+            path, scope_type = scopes[node.name]
+            qconfig = mapping.object_type_qconfigs.get(node.target, global_qconfig)
+            qconfig = module_qconfig(mapping, scope_type, path, qconfig)
+            index = calls[path][node.target]
+            calls[path][node.target] += 1
+            qconfig = by_call_order(mapping, path, node.target, index, qconfig)
+        elif node.op == "call_method":
+            path, scope_type = scopes[node.name]
+            qconfig = module_qconfig(mapping, node.target, path, global_qconfig)
+            qconfig = module_qconfig(mapping, scope_type, path, qconfig)
+        elif node.op == "call_module":
+            module = modules[node.target]
+            if is_observer(module):
+                continue
+            qconfig = module_qconfig(mapping, type(module), node.target, global_qconfig)
+            path, scope_type = scopes[node.name]
+            index = calls[parent_name(path)][scope_type]
+            calls[parent_name(path)][scope_type] += 1
+            qconfig = by_call_order(mapping, parent_name(path), scope_type, index, qconfig)
+        result[node.name] = _add_module_to_qconfig_obs_ctr(qconfig, modules.get(node.target))
+        if node.op == "call_module":
+            modules[node.target].qconfig = result[node.name]
+    return result
+
+
+def is_observer(module) -> bool:
+    return isinstance(module, (ObserverBase, FakeQuantizeBase))
+
+
+def is_observed_standalone(module) -> bool:
+    attrs = getattr(module, "meta", {}).get("_observed_graph_module_attrs") if isinstance(module, GraphModule) else None
+    return bool(attrs is not None and getattr(attrs, "is_observed_standalone_module", False))
+
+
+def activation_dtypes(qconfig) -> tuple:
+    """(activation dtype, weight dtype, whether the activation is dynamic)."""
+    activation, weight = qconfig.activation(), qconfig.weight()
+    return activation.dtype, weight.dtype, getattr(activation, "is_dynamic", False)
+
+
+STATIC_DTYPES = (torch.quint8, torch.qint8, torch.qint32, torch.float16, torch.uint8, torch.int8,
+                 torch.int16, torch.int32, torch.float8_e5m2, torch.float8_e4m3fn)
+
+
+def is_static(qconfig) -> bool:
+    act, _, dynamic = activation_dtypes(qconfig)
+    return act in STATIC_DTYPES and not dynamic
