@@ -156,6 +156,7 @@ class _Canonicaliser:
             return (natural_key(self.names[producer]), len(chain), [e.sort_key() for e in edges], config[obs])
 
         ids = {obs: f"obs{i}" for i, obs in enumerate(sorted(served, key=site_key))}
+        self.observer_ids = ids
         plan.observers = {ids[o]: config[o] for o in served}
         plan.edges = {e: tuple(ids[o] for o in chain) for e, chain in node_edges.items()}
         for obs, edges in served.items():

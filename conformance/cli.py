@@ -1,4 +1,4 @@
-"""`obsconf`: list cases, run an implementation, show and diff plans, regenerate goldens.
+"""`obsconf`: list cases, run an implementation, show, diff and explain plans, regenerate goldens.
 
 Exit codes: 0 all conform (or nothing changed), 1 some case differs or errs,
 2 usage or setup error (unknown case, pattern matching nothing, unloadable IUT).
@@ -113,6 +113,19 @@ def cmd_diff(args) -> int:
     return 1 if differences else 0
 
 
+def cmd_explain(args) -> int:
+    from .explain import explain
+
+    case = find_case(args.case)
+    try:
+        lines = explain(case, load(args.impl))
+    except (CaseError, SkipCase) as exc:
+        print(f"ERROR {case.id}: {exc}")
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
 def cmd_regen(args) -> int:
     """Regenerate goldens from the oracle: show what changes, then write (or, with --check,
     only prove that nothing would change)."""
@@ -203,6 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("case")
     p.add_argument("--impl", required=True)
     p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("explain", help="for every observed edge, the reference rule that placed its observers")
+    p.add_argument("case")
+    p.add_argument("--impl", default="reference", help="an IUT that records rules (the reference does)")
+    p.set_defaults(func=cmd_explain)
 
     p = with_k(sub.add_parser("regen", help="regenerate goldens from the oracle (torch's own prepare)"))
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if any golden is stale, missing or orphaned")

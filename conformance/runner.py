@@ -60,8 +60,9 @@ def original_node_names(case: Case) -> set[str]:
     return {n.name for n in graph.nodes}
 
 
-def produce_plan(case: Case, impl: Implementation) -> Plan:
-    """Call the IUT on fresh inputs and canonicalise what it returns."""
+def run_iut(case: Case, impl: Implementation) -> GraphModule:
+    """Call the IUT on fresh inputs; CaseError (one line) when it cannot build, raises or
+    returns something that is not a GraphModule."""
     try:
         inputs = case.materialise()
     except SkipCase:
@@ -78,6 +79,12 @@ def produce_plan(case: Case, impl: Implementation) -> Plan:
         raise CaseError(
             f"IUT {impl.name!r} returned {type(result).__qualname__}, not a torch.fx.GraphModule"
         )
+    return result
+
+
+def produce_plan(case: Case, impl: Implementation) -> Plan:
+    """Call the IUT on fresh inputs and canonicalise what it returns."""
+    result = run_iut(case, impl)
     try:
         return canonicalise(result, original_node_names(case))
     except Exception as exc:
@@ -85,7 +92,7 @@ def produce_plan(case: Case, impl: Implementation) -> Plan:
             f"cannot canonicalise what IUT {impl.name!r} returned: {_one_line(exc)}"
         ) from None
     finally:
-        del result, inputs
+        del result
         release_torch_caches()
 
 

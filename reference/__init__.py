@@ -4,8 +4,8 @@ to files). It reuses torch's tracer, fuser, observer classes and config data cla
 never torch's placement logic.
 """
 
-from .pipeline import RULES_KEY, prepare
+from .pipeline import RULES, RULES_KEY, prepare
 
 IMPLEMENTED = True
 
-__all__ = ["IMPLEMENTED", "RULES_KEY", "prepare"]
+__all__ = ["IMPLEMENTED", "RULES", "RULES_KEY", "prepare"]

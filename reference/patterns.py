@@ -46,6 +46,29 @@ def patterns_longest_first(backend: BackendConfig) -> list:
     return sorted(items, key=lambda kv: -pattern_size(kv[0]) if isinstance(kv[0], tuple) else 1)
 
 
+def head_key(pattern):
+    """What a pattern's outermost op is: a module class, a function, or a method name."""
+    return pattern[0] if isinstance(pattern, tuple) else pattern
+
+
+def node_key(node, modules):
+    if node.op == "call_module":
+        return type_before_parametrizations(modules[node.target])
+    return node.target if node.op in ("call_function", "call_method") else None
+
+
+def candidates_by_head(patterns) -> dict | None:
+    """Patterns grouped by their outermost op, keeping their order, so each node is tried
+    only against patterns that can match it; None when some pattern's head is a wildcard."""
+    index: dict = {}
+    for pattern, config in patterns:
+        head = head_key(pattern)
+        if isinstance(head, type) and issubclass(head, MatchAllNode) or not (callable(head) or isinstance(head, str)):
+            return None
+        index.setdefault(head, []).append((pattern, config))
+    return index
+
+
 def default_root(nodes):
     """Without a root node getter, the root is the innermost last element."""
     while not isinstance(nodes, Node):
@@ -127,11 +150,13 @@ def find_matches(graph, modules, backend: BackendConfig, config) -> dict[str, Ma
     """Walking the graph from its output back, each node not yet covered takes the first
     pattern that matches it; then custom modules and standalone modules override."""
     patterns = patterns_longest_first(backend)
+    index = candidates_by_head(patterns)
     matches: dict[str, Match] = {}
     for node in reversed(graph.nodes):
         if node.name in matches:
             continue
-        for pattern, pattern_config in patterns:
+        candidates = patterns if index is None else index.get(node_key(node, modules), [])
+        for pattern, pattern_config in candidates:
             if is_match(modules, node, pattern):
                 nodes: list = []
                 matched_nodes(pattern, node, nodes)

@@ -133,3 +133,16 @@ def observe_last_node(p, node, match, qconfig, config) -> None:
             sharing.remove_output_observer(p, node)
     if match.custom:
         custom.swap_custom_module(node, qconfig, p.modules, config)
+
+
+# The rule each inserted node records (Placement.rules), and the function that states it.
+RULES = {
+    "input": observers.needs_observer,
+    "dynamic-input": observers.needs_observer,
+    "standalone-input": custom.standalone_input_needs_observer,
+    "output": observers.observe_output,
+    "graph-output": observers.observe_graph_output,
+    "shared": sharing.share_input_observer,
+    "equalization": observe_for_equalization,
+    "custom-lstm-dequant": custom.insert_lstm_dequant_stubs,
+}

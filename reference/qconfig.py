@@ -7,6 +7,7 @@ module_name_object_type_order.
 from __future__ import annotations
 
 import re
+import weakref
 from collections import defaultdict
 
 import torch
@@ -135,9 +136,26 @@ def is_observed_standalone(module) -> bool:
     return bool(attrs is not None and getattr(attrs, "is_observed_standalone_module", False))
 
 
+_PROTOTYPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def prototype(ctr):
+    """An instance of what an observer constructor builds, made once per constructor: only
+    read (dtype, ranges), never inserted. Observers are costly to build and rules ask often."""
+    try:
+        return _PROTOTYPES[ctr]
+    except (KeyError, TypeError):
+        obs = ctr()
+        try:
+            _PROTOTYPES[ctr] = obs
+        except TypeError:  # a constructor that cannot be weakly referenced
+            pass
+        return obs
+
+
 def activation_dtypes(qconfig) -> tuple:
     """(activation dtype, weight dtype, whether the activation is dynamic)."""
-    activation, weight = qconfig.activation(), qconfig.weight()
+    activation, weight = prototype(qconfig.activation), prototype(qconfig.weight)
     return activation.dtype, weight.dtype, getattr(activation, "is_dynamic", False)
 
 

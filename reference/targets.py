@@ -16,7 +16,7 @@ from torch.ao.quantization.observer import FixedQParamsObserver, NoopObserver, R
 from torch.ao.quantization.fake_quantize import FixedQParamsFakeQuantize
 from torch.ao.quantization.qconfig import QConfig, float16_dynamic_qconfig, float16_static_qconfig, qconfig_equals
 
-from .qconfig import activation_dtypes
+from .qconfig import activation_dtypes, prototype
 from .tensors import args_have_no_tensors
 
 FP32 = PlaceholderObserver.with_args(dtype=torch.float)
@@ -46,7 +46,7 @@ def dtype_of(ctr) -> tuple[Any, bool]:
     """(dtype, is_dynamic) of what a constructor builds; (None, False) for no constructor."""
     if ctr is None:
         return None, False
-    obs = ctr()
+    obs = prototype(ctr)
     return obs.dtype, getattr(obs, "is_dynamic", False)
 
 
@@ -73,7 +73,7 @@ def target_for(node, qconfig, match, modules, backend) -> Target:
 
 def _is_reuse_input(qconfig) -> bool:
     """A qconfig of ReuseInputObserver activations and NoopObserver weights reuses its input's observer."""
-    return isinstance(qconfig.activation(), ReuseInputObserver) and isinstance(qconfig.weight(), NoopObserver)
+    return isinstance(prototype(qconfig.activation), ReuseInputObserver) and isinstance(prototype(qconfig.weight), NoopObserver)
 
 
 def set_targets_for_match(match, qconfig, targets, modules, backend, done: set, as_match=True) -> None:
@@ -209,7 +209,7 @@ def satisfies_constraints(qconfig, constraints, activation=True) -> bool:
     ctr = qconfig.activation if activation else qconfig.weight
     if ctr is None:
         return True
-    obs = ctr()
+    obs = prototype(ctr)
     if obs.dtype != constraints.dtype:
         return True
     inner = obs.activation_post_process if isinstance(obs, FakeQuantizeBase) else obs

@@ -1,0 +1,68 @@
+"""`obsconf explain`: for every observed edge, the rule of the reference that put each
+observer there, with the rule stated as its docstring states it."""
+
+from __future__ import annotations
+
+import inspect
+
+from torch.fx import GraphModule
+
+from .canonical import _Canonicaliser
+from .plan import Edge
+from .runner import CaseError, original_node_names, release_torch_caches, run_iut
+
+
+def rule_key(recorded: str) -> tuple[str, bool]:
+    """('input', shared?) from a recorded rule such as 'input (shared)'."""
+    return recorded.replace(" (shared)", ""), recorded.endswith(" (shared)")
+
+
+def explain_module(gm: GraphModule, names, rules_key: str, indent: str = "") -> tuple[list[str], set[str]]:
+    rules = gm.meta.get(rules_key)
+    if rules is None:
+        raise CaseError("this implementation records no rules (explain works with --impl reference)")
+    canon = _Canonicaliser(gm, None if names is None else set(names))
+    plan = canon.plan()
+    node_of = {obs_id: node for node, obs_id in canon.observer_ids.items()}
+    lines, used = [], set()
+    for edge in sorted(plan.edges, key=Edge.sort_key):
+        parts = []
+        for obs_id in plan.edges[edge]:
+            key, shared = rule_key(rules.get(node_of[obs_id].name, "?"))
+            used.add(key)
+            if shared:
+                used.add("shared")
+            cls = plan.observers[obs_id].split("(")[0].rsplit(".", 1)[-1]
+            parts.append(f"{obs_id} {cls} <- {key}{' + shared' if shared else ''}")
+        lines.append(f"{indent}{edge.producer} -> {edge.consumer} ({edge.position}): {'; '.join(parts)}")
+    for target in sorted(plan.standalone):
+        lines.append(f"{indent}standalone module {target}:")
+        inner, inner_used = explain_module(gm.get_submodule(target), None, rules_key, indent + "    ")
+        lines += inner
+        used |= inner_used
+    return lines, used
+
+
+def explain(case, impl) -> list[str]:
+    """Lines: one per observed edge, then the statement of every rule used."""
+    import reference
+
+    gm = run_iut(case, impl)
+    try:
+        lines, used = explain_module(gm, original_node_names(case), reference.RULES_KEY)
+    finally:
+        del gm
+        release_torch_caches()
+    if not lines:
+        lines.append("no observed edge")
+    lines.append("")
+    lines.append("rules:")
+    for key in sorted(used):
+        func = reference.RULES.get(key)
+        if func is None:
+            lines.append(f"  {key}: (unknown rule)")
+            continue
+        where = f"{inspect.getmodule(func).__name__.replace('.', '/')}.py:{func.__name__}"
+        statement = " ".join(inspect.getdoc(func).split())
+        lines.append(f"  {key}: {statement} [{where}]")
+    return lines
