@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 
-from . import lstm, patterns, standalone, torchvision_models
-from .configs import PRESETS
+from . import lstm, patterns, rules, standalone, torchvision_models
+from .configs import DEFAULT_PRESETS, PRESETS
 from .recipe import Case, CaseInputs, ConfigPreset, Recipe, SkipCase
 
-FAMILIES = (torchvision_models, patterns, lstm, standalone)
+FAMILIES = (torchvision_models, patterns, rules, lstm, standalone)
 
 __all__ = ["Case", "CaseInputs", "ConfigPreset", "Recipe", "SkipCase", "PRESETS", "all_cases", "all_recipes"]
 
@@ -22,7 +22,7 @@ def all_cases() -> tuple[Case, ...]:
     """Every case, sorted by id; ids are unique."""
     cases = []
     for recipe in all_recipes():
-        names = recipe.presets if recipe.presets is not None else tuple(PRESETS)
+        names = recipe.presets if recipe.presets is not None else DEFAULT_PRESETS
         for name in names:
             preset = PRESETS[name]
             cases.append(Case(recipe, preset, tags=tuple(dict.fromkeys(recipe.tags + preset.tags))))

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
 from torch.ao.quantization import (
+    MinMaxObserver,
+    QConfig,
     QConfigMapping,
     default_dynamic_qconfig,
+    default_symmetric_qnnpack_qconfig,
+    default_weight_observer,
+    float16_dynamic_qconfig,
     float16_static_qconfig,
+    float_qparams_weight_only_qconfig,
     get_default_qat_qconfig_mapping,
+    get_default_qconfig,
     get_default_qconfig_mapping,
 )
+from torch.ao.quantization.fx._equalize import default_equalization_qconfig
 from torch.ao.quantization.backend_config import get_native_backend_config, get_qnnpack_backend_config
 from torch.ao.quantization.backend_config.x86 import get_x86_backend_config
 
@@ -42,3 +56,67 @@ PRESETS = {
 }
 
 STATIC_AND_QAT = ("x86-static", "qnnpack-static", "x86-qat")
+# A recipe that names no presets runs under these.
+DEFAULT_PRESETS = tuple(PRESETS)
+
+
+def _equalization() -> QConfigMapping:
+    return QConfigMapping().set_global(default_equalization_qconfig)
+
+
+def _embedding_weight_only() -> QConfigMapping:
+    return get_default_qconfig_mapping("x86").set_object_type(nn.Embedding, float_qparams_weight_only_qconfig)
+
+
+def _qnnpack_global(qconfig) -> Callable[[], QConfigMapping]:
+    # One qconfig everywhere, fixed-qparams ops included: tests the backend's constraints.
+    return lambda: QConfigMapping().set_global(qconfig)
+
+
+def _qnnpack_qint8_unsymmetric() -> QConfigMapping:
+    # qint8 activations over the full -128..127 range: outside qnnpack's symmetric constraint.
+    return QConfigMapping().set_global(
+        QConfig(activation=MinMaxObserver.with_args(dtype=torch.qint8), weight=default_weight_observer)
+    )
+
+
+def _mixed() -> QConfigMapping:
+    """Every precedence level at once, for models.rules.Mixed's module names."""
+    return (
+        get_default_qconfig_mapping("x86")
+        .set_object_type(operator.add, None)
+        .set_module_name_regex(r"blocks\.1\..*", get_default_qconfig("qnnpack"))
+        .set_module_name("blocks.2", None)
+        .set_module_name("blocks.2.relu", get_default_qconfig("x86"))
+        .set_module_name_object_type_order("head", nn.Linear, 1, None)
+        .set_module_name_object_type_order("", F.relu, 0, get_default_qconfig("qnnpack"))
+        .set_object_type("mean", get_default_qconfig("qnnpack"))
+    )
+
+
+# Presets that only the recipes naming them run under (the rules family).
+PRESETS.update(
+    {
+        p.name: p
+        for p in (
+            ConfigPreset(
+                "x86-equalization",
+                lambda: get_default_qconfig_mapping("x86"),
+                get_x86_backend_config,
+                equalization_config=_equalization,
+                tags=("static", "equalization"),
+            ),
+            ConfigPreset("x86-mixed", _mixed, get_x86_backend_config, tags=("static", "mixed-mapping")),
+            ConfigPreset("x86-dynamic-fp16", lambda: QConfigMapping().set_global(float16_dynamic_qconfig),
+                         get_x86_backend_config, tags=("dynamic", "fp16")),
+            ConfigPreset("x86-embedding-weight-only", _embedding_weight_only, get_x86_backend_config,
+                         tags=("static", "weight-only")),
+            ConfigPreset("qnnpack-global-default", _qnnpack_global(get_default_qconfig("qnnpack")),
+                         get_qnnpack_backend_config, tags=("static", "constraints")),
+            ConfigPreset("qnnpack-qint8-symmetric", _qnnpack_global(default_symmetric_qnnpack_qconfig),
+                         get_qnnpack_backend_config, tags=("static", "constraints")),
+            ConfigPreset("qnnpack-qint8-unsymmetric", _qnnpack_qint8_unsymmetric, get_qnnpack_backend_config,
+                         tags=("static", "constraints")),
+        )
+    }
+)

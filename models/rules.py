@@ -1,0 +1,278 @@
+"""Small models aimed at one placement rule each (see reference/README.md): qconfig
+precedence, constraints and fallback, reuse-input, quantized graph inputs, custom
+modules, equalization, graph outputs of every shape, get_attr and norm weights."""
+
+from __future__ import annotations
+
+import operator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
+
+from .configs import STATIC_AND_QAT
+from .patterns import Embedding, FixedQParams
+from .recipe import Recipe
+
+
+def _image():
+    return (torch.randn(1, 3, 8, 8),)
+
+
+def _vector():
+    return (torch.randn(2, 8),)
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 1)
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        return self.relu(self.conv(x))
+
+
+class Mixed(nn.Module):
+    """Names that the x86-mixed preset's mapping addresses (module_name, regex, order, None)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 1)
+        self.blocks = nn.ModuleList([Block(), Block(), Block()])
+        self.head = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 8), nn.Linear(8, 4))
+
+    def forward(self, x):
+        x = self.stem(x)
+        y = x
+        for block in self.blocks:
+            y = block(y)
+        y = y + x  # operator.add: None by object_type in x86-mixed
+        y = F.relu(y)
+        y = y.mean([2, 3])
+        y = self.head(y)
+        return F.relu(y), torch.sigmoid(y)
+
+
+class ReuseInput(nn.Module):
+    """reshape has a reuse-input qconfig in the default mappings: after a conv it shares the
+    conv's observer; right after the graph input there is none to share."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.linear = nn.Linear(4 * 64, 4)
+
+    def forward(self, x):
+        a = x.reshape(1, 3, 64)
+        y = self.conv(x).reshape(1, -1)
+        return self.linear(y), a
+
+
+class QuantizedInput(nn.Module):
+    """With input/output_quantized_idxs [0]: maxpool right after the quantized input is
+    observed outside this graph, so it does not share."""
+
+    def __init__(self):
+        super().__init__()
+        self.pool = nn.MaxPool2d(2)
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.relu = nn.ReLU()
+
+    def forward(self, x, scale):
+        return self.relu(self.conv(self.pool(x))), scale * 2
+
+
+def quantized_io(_preset) -> PrepareCustomConfig:
+    return PrepareCustomConfig().set_input_quantized_indexes([0]).set_output_quantized_indexes([0])
+
+
+class Custom(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+class ObservedCustom(Custom):
+    @classmethod
+    def from_float(cls, float_module):
+        observed = cls()
+        observed.linear = float_module.linear
+        observed.qconfig = float_module.qconfig
+        return observed
+
+
+class WithCustom(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.before = nn.Linear(8, 8)
+        self.custom = Custom()
+        self.after = nn.Linear(8, 4)
+
+    def forward(self, x):
+        return self.after(self.custom(self.before(x)))
+
+
+def custom_module(_preset) -> PrepareCustomConfig:
+    return PrepareCustomConfig().set_float_to_observed_mapping(Custom, ObservedCustom)
+
+
+class Equalization(nn.Module):
+    """linear -> relu -> linear is equalized; x feeding two quantized users is a branch."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = nn.Linear(8, 8)
+        self.relu = nn.ReLU()
+        self.second = nn.Linear(8, 4)
+        self.w = nn.Parameter(torch.randn(4, 8))
+        self.side = nn.Linear(8, 4)
+
+    def forward(self, x, z):
+        y = self.second(self.relu(self.first(x)))
+        return y, F.linear(z, self.w), self.side(z)
+
+
+class Outputs(nn.Module):
+    """Graph outputs nested in dicts, tuples and lists, with None and an unobserved input."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        y = self.conv(x)
+        return {"conv": y, "more": (self.relu(y), [torch.flatten(y, 1), None]), "input": x}
+
+
+class GetAttr(nn.Module):
+    """Parameters and buffers used directly: get_attr nodes take their owner's qconfig."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.offset = nn.Parameter(torch.randn(1, 4, 1, 1))
+        self.register_buffer("scale", torch.ones(1, 4, 1, 1))
+
+    def forward(self, x):
+        return (self.conv(x) + self.offset) * self.scale
+
+
+class Norms(nn.Module):
+    """layer_norm and group_norm weights are never observed (non-quantizable weight ops)."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(8, 8)
+        self.ln = nn.LayerNorm(8)
+        self.w = nn.Parameter(torch.ones(8))
+        self.b = nn.Parameter(torch.zeros(8))
+
+    def forward(self, x):
+        y = self.ln(self.linear(x))
+        y = F.layer_norm(y, (8,), self.w, self.b)
+        return F.group_norm(y.unsqueeze(-1), 2, self.w, self.b)
+
+
+class TransposeAndPReLU(nn.Module):
+    """ConvTranspose and PReLU have their own qconfigs in the default mappings."""
+
+    def __init__(self):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(3, 4, 2, stride=2)
+        self.prelu = nn.PReLU()
+
+    def forward(self, x):
+        return self.prelu(self.up(x))
+
+
+class FunctionalConv(nn.Module):
+    """F.conv2d + F.relu with weight and bias from get_attr: weight and bias indexes."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(4, 3, 3, 3))
+        self.b = nn.Parameter(torch.randn(4))
+
+    def forward(self, x):
+        return F.relu(F.conv2d(x, self.w, self.b, padding=1))
+
+
+class Unknown(nn.Module):
+    """Ops no BackendConfig knows (erf, abs as a method) between quantized ops."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = nn.Linear(8, 8)
+        self.second = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.second(torch.erf(self.first(x)).abs())
+
+
+class Shapes(nn.Module):
+    """Ops with non-tensor arguments: interpolate, adaptive pooling, clamp, permute, getitem."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.pool = nn.AdaptiveAvgPool2d((2, 2))
+
+    def forward(self, x):
+        y = F.interpolate(self.conv(x), scale_factor=2.0, mode="nearest")
+        y = torch.clamp(self.pool(y), -1.0, 1.0).permute(0, 2, 3, 1)
+        return y[:, 0], operator.getitem(y.shape, 1)
+
+
+class DynamicLayers(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(8, 8)
+        self.lstm = nn.LSTM(8, 8)
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        y, _ = self.lstm(self.relu(self.linear(x)).unsqueeze(0))
+        return y
+
+
+ALL_STATIC = ("x86-static", "qnnpack-static", "x86-qat", "native-fp16")
+
+RECIPES = [
+    Recipe("rules", "mixed-mapping", Mixed, _image, tags=("qconfig-precedence",), presets=("x86-mixed",)),
+    Recipe("rules", "reuse-input", ReuseInput, _image, tags=("reuse-input", "reshape"), presets=STATIC_AND_QAT),
+    Recipe(
+        "rules",
+        "quantized-io",
+        QuantizedInput,
+        lambda: (torch.randn(1, 3, 8, 8), torch.randn(1)),
+        tags=("quantized-io",),
+        prepare_custom_config=quantized_io,
+        presets=STATIC_AND_QAT,
+    ),
+    Recipe("rules", "custom-module", WithCustom, _vector, tags=("custom-module",),
+           prepare_custom_config=custom_module, presets=("x86-static", "qnnpack-static", "x86-dynamic")),
+    Recipe("rules", "equalization", Equalization, lambda: (torch.randn(2, 8), torch.randn(2, 8)),
+           tags=("equalization",), presets=("x86-equalization",)),
+    Recipe("rules", "outputs", Outputs, _image, tags=("graph-output",), presets=ALL_STATIC),
+    Recipe("rules", "get-attr", GetAttr, _image, tags=("get_attr",), presets=ALL_STATIC),
+    Recipe("rules", "norms", Norms, _vector, tags=("layer_norm", "group_norm"), presets=ALL_STATIC),
+    Recipe("rules", "transpose-prelu", TransposeAndPReLU, _image, tags=("conv-transpose", "prelu"),
+           presets=ALL_STATIC),
+    Recipe("rules", "functional-conv", FunctionalConv, _image, tags=("functional", "fusion"), presets=ALL_STATIC),
+    Recipe("rules", "unknown-ops", Unknown, _vector, tags=("unmatched",), presets=ALL_STATIC),
+    Recipe("rules", "shapes", Shapes, _image, tags=("non-tensor-arg",), presets=ALL_STATIC),
+    Recipe("rules", "fixed-qparams-constraints", FixedQParams, _vector, tags=("fixed-qparams", "constraints"),
+           presets=("qnnpack-global-default", "qnnpack-qint8-symmetric")),
+    Recipe("rules", "qint8-constraints", Mixed, _image, tags=("constraints",),
+           presets=("qnnpack-qint8-symmetric", "qnnpack-qint8-unsymmetric")),
+    Recipe("rules", "dynamic-layers", DynamicLayers, lambda: (torch.randn(3, 8),), tags=("dynamic", "lstm"),
+           presets=("x86-dynamic", "x86-dynamic-fp16")),
+    Recipe("rules", "embedding-weight-only", Embedding, lambda: (torch.randint(0, 10, (2, 5)),),
+           tags=("embedding", "weight-only"), presets=("x86-embedding-weight-only",)),
+]
