@@ -17,10 +17,12 @@ from .qconfig import is_static
 
 
 def module_of(node, modules):
+    """The module a call_module node calls, else None."""
     return modules.get(str(node.target)) if node.op == "call_module" else None
 
 
 def set_submodule(modules, name: str, module) -> None:
+    """Replace the module at a dotted name, in the model and in `modules`."""
     parent, _, leaf = name.rpartition(".")
     setattr(modules[parent], leaf, module)
     modules[name] = module
@@ -71,20 +73,20 @@ def insert_lstm_dequant_stubs(p, node: Node) -> Node:
     a DeQuantStub, and tuples rebuild the structure for the LSTM's users."""
     graph = p.graph
 
-    def stub(x):
+    def _stub(x):
         return p.insert_after(x, DeQuantStub(), "custom-lstm-dequant", prefix="dequant_stub_")
 
     with graph.inserting_after(node):
         out = graph.call_function(operator.getitem, (node, 0))
-        out_dq = stub(out)
+        out_dq = _stub(out)
     with graph.inserting_after(out_dq):
         hidden = graph.call_function(operator.getitem, (node, 1))
     with graph.inserting_after(hidden):
         h = graph.call_function(operator.getitem, (hidden, 0))
-        h_dq = stub(h)
+        h_dq = _stub(h)
     with graph.inserting_after(h_dq):
         c = graph.call_function(operator.getitem, (hidden, 1))
-        c_dq = stub(c)
+        c_dq = _stub(c)
     with graph.inserting_after(c_dq):
         hidden_dq = graph.call_function(tuple, ([h_dq, c_dq],))
     with graph.inserting_after(hidden_dq):
@@ -101,7 +103,7 @@ def skip_tuple_then_getitem(graph) -> None:
     the last getitem's users read the tuple's element directly."""
     found, seen = [], set()
 
-    def walk(node, stack, chain):
+    def _walk(node, stack, chain):
         if not stack and chain:
             found.append(list(chain))
             chain.clear()
@@ -114,14 +116,14 @@ def skip_tuple_then_getitem(graph) -> None:
                     if a == node:
                         stack.append(i)
                         chain.append(user)
-                        walk(user, stack, chain)
+                        _walk(user, stack, chain)
             elif user.op == "call_function" and user.target is operator.getitem and stack and user.args[1] == stack[-1]:
                 stack.pop()
                 chain.append(user)
-                walk(user, stack, chain)
+                _walk(user, stack, chain)
 
     for node in graph.nodes:
-        walk(node, [], [])
+        _walk(node, [], [])
     for chain in found:
         replacement = chain[0].args[0][chain[-1].args[1]]
         for user in list(chain[-1].users):

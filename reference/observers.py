@@ -11,7 +11,7 @@ from torch.fx import Node
 
 from . import custom
 from .qconfig import is_observer
-from .targets import FP32, Target, dtype_of, is_bias, is_weight, NON_QUANTIZABLE_WEIGHT_OPS
+from .targets import NON_QUANTIZABLE_WEIGHT_OPS, Target, dtype_of, is_bias, is_weight
 
 OBSERVABLE = [torch.quint8, torch.qint8, torch.qint32, torch.float16, torch.uint8, torch.int8, torch.int16,
               torch.int32, torch.float8_e5m2, torch.float8_e4m3fn]
@@ -23,19 +23,22 @@ class Placement:
     """The graph being observed, with what the rules need: targets, modules, the device,
     and for every inserted node the rule that put it there."""
 
-    def __init__(self, model, targets, modules, device, state):
+    def __init__(self, model, targets, modules, device):
         self.model, self.graph, self.targets, self.modules = model, model.graph, targets, modules
-        self.device, self.state = device, state
+        self.device = device
         self.rules: dict[str, str] = {}
         self._next: dict[str, int] = {}
 
     def target(self, node) -> Target:
+        """A node's target; nodes inserted during placement are float."""
         return self.targets.get(node, FLOAT)
 
     def is_observer_node(self, node) -> bool:
+        """A call_module node whose module is an observer or fake-quantize."""
         return isinstance(node, Node) and node.op == "call_module" and is_observer(self.modules[str(node.target)])
 
     def new_attr(self, prefix: str, module) -> str:
+        """Attach `module` to the model under the first free name `prefix<i>`."""
         i = self._next.get(prefix, 0)
         while hasattr(self.model, f"{prefix}{i}"):
             i += 1
@@ -45,6 +48,7 @@ class Placement:
         return f"{prefix}{i}"
 
     def insert_after(self, node: Node, module, rule: str, prefix="activation_post_process_") -> Node:
+        """Call `module` on `node`'s output, on the model's device, recording the rule."""
         if self.device is not None:
             module.to(self.device)
         name = self.new_attr(prefix.replace(".", "_"), module)
@@ -143,7 +147,7 @@ def observe_graph_output(p: Placement, output: Node) -> None:
     """Each value returned by the graph is observed when the node that produced it
     (not the graph output) expects a non-float input dtype that differs from its output."""
 
-    def visit(value):
+    def _visit(value):
         if isinstance(value, Node):
             produced, _ = dtype_of(p.output_ctr(value))
             ctr = p.targets[value].input_act if value in p.targets else None
@@ -152,14 +156,14 @@ def observe_graph_output(p: Placement, output: Node) -> None:
                 return p.insert_after(value, ctr(), "graph-output")
             return value
         if isinstance(value, (list, tuple)):
-            return type(value)(visit(v) for v in value)
+            return type(value)(_visit(v) for v in value)
         if isinstance(value, dict):
-            return {k: visit(v) for k, v in value.items()}
+            return {k: _visit(v) for k, v in value.items()}
         if value is None:
             return None
         raise Exception("Unhandled type for returned node:", value)  # noqa: TRY002 (torch raises this)
 
-    output.args = tuple(visit(a) for a in output.args)
+    output.args = tuple(_visit(a) for a in output.args)
 
 
 def in_same_graph(p: Placement, node: Node) -> bool:

@@ -37,6 +37,7 @@ class Match:
 
 
 def pattern_size(pattern) -> int:
+    """How many ops a (nested) pattern names."""
     return sum(pattern_size(p) for p in pattern) if isinstance(pattern, tuple) else 1
 
 
@@ -52,6 +53,7 @@ def head_key(pattern):
 
 
 def node_key(node, modules):
+    """What a node calls, comparable with a pattern's head."""
     if node.op == "call_module":
         return type_before_parametrizations(modules[node.target])
     return node.target if node.op in ("call_function", "call_method") else None
@@ -128,6 +130,7 @@ def matched_nodes(pattern, node, into: list) -> None:
 
 
 def flatten(nodes) -> list[Node]:
+    """The nodes in a nested match, in order."""
     if isinstance(nodes, Node):
         return [nodes]
     return [n for item in nodes if isinstance(item, (Node, list, tuple)) for n in flatten(item)]

@@ -47,6 +47,8 @@ def _as(cls, value, default):
 
 def prepare_model(model, qconfig_mapping, example_inputs, *, is_qat=False, prepare_custom_config=None,
                   backend_config=None, equalization_config=None, is_standalone=False) -> GraphModule:
+    """The steps in the module docstring's order; a standalone module also records its
+    quantized input and output indexes."""
     config = _as(PrepareCustomConfig, prepare_custom_config, PrepareCustomConfig)
     mapping = copy.deepcopy(_as(QConfigMapping, qconfig_mapping, QConfigMapping))
     eq_mapping = copy.deepcopy(_as(QConfigMapping, equalization_config, QConfigMapping))
@@ -66,7 +68,7 @@ def prepare_model(model, qconfig_mapping, example_inputs, *, is_qat=False, prepa
     matches = find_matches(model.graph, modules, backend, config)
     custom.prepare_standalone_modules(model, matches, qconfigs, modules, config, backend, is_qat, prepare_model)
     targets = assign_targets(model.graph, matches, qconfigs, modules, backend, config)
-    p = observers.Placement(model, targets, modules, _assert_and_get_unique_device(model), None)
+    p = observers.Placement(model, targets, modules, _assert_and_get_unique_device(model))
     observed = place_observers(p, matches, qconfigs, eq_qconfigs, config, backend)
 
     result = GraphModule(model, model.graph)

@@ -19,6 +19,7 @@ from torch.fx import GraphModule
 
 
 def parent_name(name: str) -> str:
+    """`a.b` for `a.b.c`; `` for a top-level name."""
     return name.rpartition(".")[0]
 
 
@@ -128,10 +129,12 @@ def node_qconfigs(model: GraphModule, modules: dict, mapping: QConfigMapping, sc
 
 
 def is_observer(module) -> bool:
+    """Observers and fake-quantize modules (activation post-processes)."""
     return isinstance(module, (ObserverBase, FakeQuantizeBase))
 
 
 def is_observed_standalone(module) -> bool:
+    """A GraphModule already prepared as a standalone module."""
     attrs = getattr(module, "meta", {}).get("_observed_graph_module_attrs") if isinstance(module, GraphModule) else None
     return bool(attrs is not None and getattr(attrs, "is_observed_standalone_module", False))
 
@@ -164,5 +167,6 @@ STATIC_DTYPES = (torch.quint8, torch.qint8, torch.qint32, torch.float16, torch.u
 
 
 def is_static(qconfig) -> bool:
+    """The activation is quantized (to an integer, float8 or float16 dtype), not dynamically."""
     act, _, dynamic = activation_dtypes(qconfig)
     return act in STATIC_DTYPES and not dynamic

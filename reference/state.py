@@ -8,6 +8,8 @@ from typing import Any
 
 @dataclass
 class ObservedGraphModuleAttrs:
+    """Stored in `meta["_observed_graph_module_attrs"]` of the observed module."""
+
     node_name_to_qconfig: dict[str, Any]
     node_name_to_scope: dict[str, tuple[str, type]]
     prepare_custom_config: Any

@@ -28,6 +28,8 @@ NON_QUANTIZABLE_WEIGHT_OPS = {torch.nn.functional.layer_norm, torch.nn.functiona
 
 @dataclass
 class Target:
+    """A node's expectations (constructors, or None for no tensor); float by default."""
+
     input_act: Any = FP32
     output_act: Any = FP32
     weight: Any = FP32
