@@ -72,11 +72,6 @@ def load(spec: str) -> Implementation:
     if spec == "reference":
         import reference
 
-        if not getattr(reference, "IMPLEMENTED", False):
-            raise ImplementationError(
-                "IUT 'reference': the built-in reference is not implemented yet "
-                "(reference/README.md says what is planned); use --impl torch or package.module:callable"
-            )
         return Implementation("reference", reference.prepare)
     module_name, colon, attr = spec.partition(":")
     if not colon or not module_name or not attr:

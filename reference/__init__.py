@@ -6,6 +6,4 @@ never torch's placement logic.
 
 from .pipeline import RULES, RULES_KEY, prepare
 
-IMPLEMENTED = True
-
-__all__ = ["IMPLEMENTED", "RULES", "RULES_KEY", "prepare"]
+__all__ = ["RULES", "RULES_KEY", "prepare"]

@@ -60,7 +60,7 @@ def test_run_planted_fault_exits_1(capsys):
         (["run", "--impl", "tests.planted:missing"], "IUT 'tests.planted:missing': tests.planted has no attribute 'missing'"),
         (["run", "--impl", "tests.planted:not_callable"], "IUT 'tests.planted:not_callable': not_callable is not callable"),
         (["run", "--impl", "justaname"], "IUT 'justaname': expected 'torch', 'reference' or 'package.module:callable'"),
-        (["run", "--impl", "reference"], "the built-in reference is not implemented yet"),
+        (["explain", "patterns/cat/x86"], "unknown case id 'patterns/cat/x86'"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(capsys, argv, message):
