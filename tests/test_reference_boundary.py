@@ -1,9 +1,14 @@
 """reference/ may reuse torch's plumbing but never torch's placement logic."""
 
 import ast
+import sys
 from pathlib import Path
 
+import pytest
+import torch
+
 import reference
+from models import all_cases
 
 FORBIDDEN = (
     "torch.ao.quantization.fx.prepare",
@@ -13,6 +18,8 @@ FORBIDDEN = (
     "torch.ao.quantization.fx.quantize_handler",
     "torch.ao.quantization.fx.utils",
     "torch.ao.quantization.quantize_fx",
+    "torch.ao.quantization.quantize",  # eager propagate_qconfig_ / convert decide QAT swaps in prepare
+    "torch.ao.quantization.fx._equalize",  # node_supports_equalization and friends
 )
 
 
@@ -50,3 +57,76 @@ def test_the_check_catches_a_forbidden_import(tmp_path):
         "fake_reference/rules.py imports torch.ao.quantization.fx.prepare",
         "fake_reference/rules.py imports torch.ao.quantization.fx.prepare.prepare",
     ]
+
+
+# -- at run time: nothing in reference/ calls into a forbidden module, however it got there.
+
+FORBIDDEN_FILES = tuple(
+    f"/torch/ao/quantization/{path}"
+    for path in (
+        "fx/prepare.py",
+        "fx/qconfig_mapping_utils.py",
+        "fx/match_utils.py",
+        "fx/pattern_utils.py",
+        "fx/quantize_handler.py",
+        "fx/utils.py",
+        "quantize_fx.py",
+    )
+)
+REFERENCE_DIR = str(Path(reference.__file__).parent)
+
+
+def forbidden_calls_during(action) -> list[str]:
+    """Calls of functions defined in forbidden files whose nearest caller outside those
+    files is the reference (torch's own plumbing, e.g. fuse, may use them)."""
+    found = []
+
+    def profile(frame, event, arg):
+        if event != "call" or not frame.f_code.co_filename.endswith(FORBIDDEN_FILES):
+            return
+        caller = frame.f_back
+        while caller is not None and caller.f_code.co_filename.endswith(FORBIDDEN_FILES):
+            caller = caller.f_back
+        if caller is not None and caller.f_code.co_filename.startswith(REFERENCE_DIR):
+            found.append(f"{Path(caller.f_code.co_filename).name}:{caller.f_code.co_name} -> {frame.f_code.co_name}")
+
+    sys.setprofile(profile)
+    try:
+        action()
+    finally:
+        sys.setprofile(None)
+    return sorted(set(found))
+
+
+CASES_USING_EVERY_RULE_FAMILY = (
+    "lstm/linear-lstm-linear/x86-qat",
+    "standalone/nested/x86-qat",
+    "standalone/by-class-quantized-io/x86-static",
+    "rules/equalization/x86-equalization",
+    "rules/mixed-mapping/x86-mixed",
+    "rules/custom-module/x86-static",
+    "rules/fixed-qparams-constraints/qnnpack-global-default",
+    "patterns/cat/qnnpack-static",
+    "patterns/masked-fill/x86-dynamic",
+)
+
+
+@pytest.mark.parametrize("case_id", CASES_USING_EVERY_RULE_FAMILY)
+def test_reference_never_calls_placement_logic(case_id):
+    case = next(c for c in all_cases() if c.id == case_id)
+    inputs = case.materialise()
+    calls = forbidden_calls_during(
+        lambda: reference.prepare(inputs.model, inputs.qconfig_mapping, inputs.example_inputs, **inputs.kwargs())
+    )
+    assert calls == []
+
+
+def test_the_run_time_check_catches_a_call():
+    from torch.ao.quantization.fx import utils as fx_utils
+
+    namespace = {"fx_utils": fx_utils}
+    code = compile("def rule(node):\n    return fx_utils.node_arg_is_weight(node, None)\n",
+                   str(Path(REFERENCE_DIR) / "planted_rule.py"), "exec")
+    exec(code, namespace)
+    node = torch.fx.Graph().placeholder("x")
+    assert forbidden_calls_during(lambda: namespace["rule"](node)) == ["planted_rule.py:rule -> node_arg_is_weight"]
