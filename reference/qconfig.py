@@ -13,6 +13,7 @@ from collections import defaultdict
 import torch
 from torch.ao.nn.intrinsic import _FusedModule
 from torch.ao.quantization import FakeQuantizeBase, ObserverBase
+from torch.ao.quantization.observer import _PartialWrapper
 from torch.ao.quantization.qconfig import _add_module_to_qconfig_obs_ctr, qconfig_equals
 from torch.ao.quantization.qconfig_mapping import QConfigMapping
 from torch.fx import GraphModule
@@ -144,7 +145,11 @@ _PROTOTYPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def prototype(ctr):
     """An instance of what an observer constructor builds, made once per constructor: only
-    read (dtype, ranges), never inserted. Observers are costly to build and rules ask often."""
+    read (dtype, ranges), never inserted. Observers are costly to build and rules ask often.
+    A constructor whose only late-bound argument is the device (qconfigs per module) shares
+    the prototype of the constructor it wraps."""
+    if isinstance(ctr, _PartialWrapper) and set(ctr.callable_args) <= {"factory_kwargs"}:
+        ctr = ctr.p
     try:
         return _PROTOTYPES[ctr]
     except (KeyError, TypeError):
