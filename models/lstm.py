@@ -30,6 +30,68 @@ class LinearLSTMLinear(nn.Module):
         return self.linear_out(out), h + c
 
 
+class TwoLayersBatchFirst(nn.Module):
+    """Two layers, batch_first; only the output is used (the hidden state is dropped)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(4, 6, num_layers=2, batch_first=True)
+        self.linear = nn.Linear(6, 3)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        return self.linear(out)
+
+
+class HiddenPassedIn(nn.Module):
+    """The hidden state comes in as graph inputs and goes out again, unchanged in shape."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(4, 5)
+        self.linear = nn.Linear(5, 2)
+
+    def forward(self, x, h0, c0):
+        out, (h, c) = self.lstm(x, (h0, c0))
+        return self.linear(out), h, c
+
+
+class WholeTuple(nn.Module):
+    """The LSTM's whole output tuple is returned and also indexed with a getitem chain."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(4, 5)
+
+    def forward(self, x):
+        result = self.lstm(x)
+        return result, torch.relu(result[1][0])
+
+
+class TwoLSTMs(nn.Module):
+    """Two LSTMs in a row, the second taking the first's output; a linear between them."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = nn.LSTM(4, 6)
+        self.linear = nn.Linear(6, 6)
+        self.second = nn.LSTM(6, 3)
+
+    def forward(self, x):
+        y, _ = self.first(x)
+        z, (h, _) = self.second(self.linear(y))
+        return z, h
+
+
+def _sequence():
+    return (torch.randn(3, 2, 4),)
+
+
+def _lstm_recipe(name, model, inputs=_sequence, tags=()):
+    return Recipe("lstm", name, model, inputs, tags=("lstm", "custom-module") + tags,
+                  prepare_custom_config=lstm_custom_config, presets=STATIC_AND_QAT)
+
+
 RECIPES = [
     Recipe(
         "lstm",
@@ -40,4 +102,9 @@ RECIPES = [
         prepare_custom_config=lstm_custom_config,
         presets=STATIC_AND_QAT,
     ),
+    _lstm_recipe("two-layers-batch-first", TwoLayersBatchFirst, lambda: (torch.randn(2, 3, 4),), ("batch_first",)),
+    _lstm_recipe("hidden-passed-in", HiddenPassedIn, lambda: (torch.randn(3, 2, 4), torch.randn(1, 2, 5),
+                                                              torch.randn(1, 2, 5)), ("hidden-state",)),
+    _lstm_recipe("whole-tuple", WholeTuple, tags=("getitem",)),
+    _lstm_recipe("two-lstms", TwoLSTMs),
 ]
