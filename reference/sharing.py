@@ -51,7 +51,8 @@ def _use(p, obs_node: Node, module) -> None:
     parent, _, leaf = obs_node.target.rpartition(".")
     setattr(p.modules[parent], leaf, module)
     p.modules[obs_node.target] = module
-    p.rules[obs_node.name] += " (shared)"
+    rule = p.rules.get(obs_node.name, "?")
+    p.rules[obs_node.name] = rule if rule.endswith(" (shared)") else f"{rule} (shared)"
 
 
 def remove_output_observer(p, node: Node) -> None:

@@ -1,6 +1,6 @@
-"""Memory over long runs: the oracle over the corpus, several laps, RSS after each.
+"""Memory over long runs: an IUT (default the oracle) over the corpus, several laps, RSS after each.
 
-    python -m tests.benchmarks.memory [--laps 3] [-k PATTERN] [--keep-cache]
+    python -m tests.benchmarks.memory [--laps 3] [-k PATTERN] [--keep-cache] [--impl IUT]
 
 torch >= 2.10 memoises assert_and_get_unique_device(module), which keeps every
 prepared model alive. The runner clears that cache after each case; --keep-cache
@@ -17,7 +17,7 @@ import time
 
 from conformance import runner
 from conformance.cli import select
-from conformance.contract import ORACLE
+from conformance.contract import load
 
 
 def rss_mib() -> float:
@@ -33,16 +33,18 @@ def main() -> None:
     parser.add_argument("--laps", type=int, default=3)
     parser.add_argument("-k", action="append")
     parser.add_argument("--keep-cache", action="store_true", help="do not clear torch's device cache between cases")
+    parser.add_argument("--impl", default="torch", help="the implementation to run (default: the oracle)")
     args = parser.parse_args()
     if args.keep_cache:
         runner.release_torch_caches = gc.collect
     cases = select(args.k)
-    print(f"{len(cases)} cases, {'keeping' if args.keep_cache else 'clearing'} torch's device cache; start RSS {rss_mib():.0f} MiB")
+    impl = load(args.impl)
+    print(f"{impl.name}: {len(cases)} cases, {'keeping' if args.keep_cache else 'clearing'} torch's device cache; start RSS {rss_mib():.0f} MiB")
     for lap in range(1, args.laps + 1):
         start = time.perf_counter()
         peak = 0.0
         for case in cases:
-            runner.produce_plan(case, ORACLE)
+            runner.produce_plan(case, impl)
             peak = max(peak, rss_mib())
         print(f"lap {lap}: end RSS {rss_mib():.0f} MiB, peak {peak:.0f} MiB, {time.perf_counter() - start:.1f} s", flush=True)
 
