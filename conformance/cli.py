@@ -58,6 +58,14 @@ def summary(counts: dict[str, int]) -> str:
 
 
 def cmd_list(args) -> int:
+    if args.excluded:
+        from models import excluded
+
+        entries = [(i, r) for i, r in excluded() if not args.k or any(_matches(i, p) for p in args.k)]
+        for item, reason in entries:
+            print(f"{item}\t{reason}")
+        print(f"{len(entries)} left out")
+        return 0
     for case in select(args.k):
         print(f"{case.id}\t{','.join(case.tags)}" if args.tags else case.id)
     return 0
@@ -200,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_k(sub.add_parser("list", help="list case ids"))
     p.add_argument("--tags", action="store_true", help="also print each case's tags")
+    p.add_argument("--excluded", action="store_true", help="list what the corpus leaves out, with the reason")
     p.set_defaults(func=cmd_list)
 
     p = with_k(sub.add_parser("run", help="run an implementation against the goldens"))

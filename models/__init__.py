@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import functools
 
-from . import lstm, patterns, rules, standalone, torchvision_models
+from . import lstm, patterns, rules, standalone, torchvision_models, zoo
 from .configs import DEFAULT_PRESETS, PRESETS
 from .recipe import Case, CaseInputs, ConfigPreset, Recipe, SkipCase
 
-FAMILIES = (torchvision_models, patterns, rules, lstm, standalone)
+FAMILIES = (torchvision_models, patterns, rules, lstm, standalone, zoo)
 
-__all__ = ["Case", "CaseInputs", "ConfigPreset", "Recipe", "SkipCase", "PRESETS", "all_cases", "all_recipes"]
+__all__ = ["Case", "CaseInputs", "ConfigPreset", "Recipe", "SkipCase", "PRESETS", "all_cases", "all_recipes", "excluded"]
 
 
 def all_recipes() -> list[Recipe]:
     return [r for family in FAMILIES for r in family.RECIPES]
+
+
+def excluded() -> list[tuple[str, str]]:
+    """(id, reason) for every model, pattern or case the corpus leaves out: a torchvision
+    model as `torchvision/<name>`, a zoo pattern as `zoo/<backend>/<pattern>[/<preset>]`."""
+    entries = []
+    for family in FAMILIES:
+        for name, reason in getattr(family, "excluded", lambda: [])():
+            entries.append((name if "/" in name else f"{family.RECIPES[0].family}/{name}", reason))
+    return sorted(entries)
 
 
 @functools.cache

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.ao.quantization import (
+    HistogramObserver,
     MinMaxObserver,
     QConfig,
     QConfigMapping,
@@ -94,6 +95,66 @@ def _mixed() -> QConfigMapping:
     )
 
 
+def _symmetric_qnnpack() -> QConfigMapping:
+    from torch.ao.quantization.qconfig_mapping import _get_symmetric_qnnpack_qconfig_mapping
+
+    return _get_symmetric_qnnpack_qconfig_mapping()
+
+
+def _symmetric_qnnpack_qat() -> QConfigMapping:
+    from torch.ao.quantization.qconfig_mapping import _get_symmetric_qnnpack_qat_qconfig_mapping
+
+    return _get_symmetric_qnnpack_qat_qconfig_mapping()
+
+
+def _tensorrt() -> QConfigMapping:
+    # As torch's TensorRT tests write it: qint8 symmetric activations, qint8 weights.
+    return QConfigMapping().set_global(
+        QConfig(
+            activation=HistogramObserver.with_args(qscheme=torch.per_tensor_symmetric, dtype=torch.qint8),
+            weight=default_weight_observer,
+        )
+    )
+
+
+def _backend(name: str):
+    from .zoo import backend_config
+
+    return lambda: backend_config(name)
+
+
+# The default static and QAT mapping of every backend torch ships (the zoo and the
+# torchvision matrix use them); native takes fbgemm's mappings, executorch the symmetric
+# qnnpack ones.
+PRESETS.update(
+    {
+        p.name: p
+        for p in (
+            ConfigPreset("native-static", lambda: get_default_qconfig_mapping("fbgemm"), get_native_backend_config,
+                         tags=("static",)),
+            ConfigPreset("native-qat", lambda: get_default_qat_qconfig_mapping("fbgemm"), get_native_backend_config,
+                         is_qat=True, tags=("qat",)),
+            ConfigPreset("fbgemm-static", lambda: get_default_qconfig_mapping("fbgemm"), _backend("fbgemm"),
+                         tags=("static",)),
+            ConfigPreset("fbgemm-qat", lambda: get_default_qat_qconfig_mapping("fbgemm"), _backend("fbgemm"),
+                         is_qat=True, tags=("qat",)),
+            ConfigPreset("qnnpack-qat", lambda: get_default_qat_qconfig_mapping("qnnpack"), get_qnnpack_backend_config,
+                         is_qat=True, tags=("qat",)),
+            ConfigPreset("onednn-static", lambda: get_default_qconfig_mapping("onednn"), _backend("onednn"),
+                         tags=("static",)),
+            ConfigPreset("onednn-qat", lambda: get_default_qat_qconfig_mapping("onednn"), _backend("onednn"),
+                         is_qat=True, tags=("qat",)),
+            ConfigPreset("executorch-static", _symmetric_qnnpack, _backend("executorch"), tags=("static", "symmetric")),
+            ConfigPreset("executorch-qat", _symmetric_qnnpack_qat, _backend("executorch"), is_qat=True,
+                         tags=("qat", "symmetric")),
+            ConfigPreset("qnnpack-symmetric", _symmetric_qnnpack, get_qnnpack_backend_config,
+                         tags=("static", "per-channel-symmetric")),
+            ConfigPreset("tensorrt-static", _tensorrt, _backend("tensorrt"), tags=("static", "qint8")),
+        )
+    }
+)
+
+
 # Presets that only the recipes naming them run under (the rules family).
 PRESETS.update(
     {
@@ -106,6 +167,15 @@ PRESETS.update(
                 equalization_config=_equalization,
                 tags=("static", "equalization"),
             ),
+            ConfigPreset(
+                "x86-dict-configs",
+                lambda: get_default_qconfig_mapping("x86").to_dict(),
+                lambda: get_x86_backend_config().to_dict(),
+                equalization_config=lambda: {"": default_equalization_qconfig},
+                tags=("static", "dict-configs"),
+            ),
+            ConfigPreset("default-backend", lambda: get_default_qconfig_mapping("x86"), lambda: None,
+                         tags=("static", "no-backend-config")),
             ConfigPreset("x86-mixed", _mixed, get_x86_backend_config, tags=("static", "mixed-mapping")),
             ConfigPreset("x86-dynamic-fp16", lambda: QConfigMapping().set_global(float16_dynamic_qconfig),
                          get_x86_backend_config, tags=("dynamic", "fp16")),

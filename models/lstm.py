@@ -83,6 +83,45 @@ class TwoLSTMs(nn.Module):
         return z, h
 
 
+class CatWithLSTM(nn.Module):
+    """cat of a linear's output and the LSTM's: cat shares the linear's observer with the
+    LSTM output, found by walking back from its DeQuantStub."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 5)
+        self.lstm = nn.LSTM(4, 5)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        return torch.cat([self.linear(x), out], dim=-1)
+
+
+class HiddenOnly(nn.Module):
+    """Only the final hidden state is used; the output sequence is dropped."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(4, 5, num_layers=3)
+        self.linear = nn.Linear(5, 2)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm(x)
+        return self.linear(h[-1])
+
+
+class CellStateChain(nn.Module):
+    """The cell state reached through a chain of getitems on the whole result."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(4, 5, bias=False)
+
+    def forward(self, x):
+        result = self.lstm(x)
+        return result[1][1] * 2, result[0].sum()
+
+
 def _sequence():
     return (torch.randn(3, 2, 4),)
 
@@ -107,4 +146,7 @@ RECIPES = [
                                                               torch.randn(1, 2, 5)), ("hidden-state",)),
     _lstm_recipe("whole-tuple", WholeTuple, tags=("getitem",)),
     _lstm_recipe("two-lstms", TwoLSTMs),
+    _lstm_recipe("cat-with-lstm", CatWithLSTM, tags=("cat", "sharing")),
+    _lstm_recipe("hidden-only", HiddenOnly, tags=("hidden-state",)),
+    _lstm_recipe("cell-state-chain", CellStateChain, tags=("getitem",)),
 ]

@@ -165,3 +165,12 @@ RECIPES = [
     ),
     Recipe("patterns", "non-tensor-args", NonTensorArgs, _image, tags=("non-tensor-arg", "scalar")),
 ]
+
+
+def excluded() -> list[tuple[str, str]]:
+    """Cases of this family the oracle rejects."""
+    return [
+        ("patterns/embedding/x86-qat", "the default QAT mapping gives nn.Embedding a per-channel symmetric weight "
+         "fake-quant, which prepare_qat_fx rejects (AssertionError: Embedding weights requires a qscheme of "
+         "torch.per_channel_affine_float_qparams)"),
+    ]

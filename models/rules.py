@@ -130,11 +130,12 @@ class Equalization(nn.Module):
         self.relu = nn.ReLU()
         self.second = nn.Linear(8, 4)
         self.w = nn.Parameter(torch.randn(4, 8))
+        self.b = nn.Parameter(torch.randn(4))
         self.side = nn.Linear(8, 4)
 
     def forward(self, x, z):
         y = self.second(self.relu(self.first(x)))
-        return y, F.linear(z, self.w), self.side(z)
+        return y, F.linear(z, self.w, self.b), self.side(z)
 
 
 class Outputs(nn.Module):
@@ -226,7 +227,20 @@ class Shapes(nn.Module):
     def forward(self, x):
         y = F.interpolate(self.conv(x), scale_factor=2.0, mode="nearest")
         y = torch.clamp(self.pool(y), -1.0, 1.0).permute(0, 2, 3, 1)
-        return y[:, 0], operator.getitem(y.shape, 1)
+        flat = y.view([y.size(0), -1])  # a list argument holding a size() node
+        by_keyword = torch.flatten(input=y, start_dim=1)  # no positional tensor: nothing to share with
+        return y[:, 0], operator.getitem(y.shape, 1), flat, by_keyword
+
+
+class MaskThroughView(nn.Module):
+    """The bool mask reaches masked_fill through a view: its dtype propagates back through it."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(8, 8)
+
+    def forward(self, x, mask):
+        return self.linear(x).masked_fill(mask.view(2, 8), 0.0)
 
 
 class DynamicLayers(nn.Module):
@@ -273,6 +287,12 @@ RECIPES = [
            presets=("qnnpack-qint8-symmetric", "qnnpack-qint8-unsymmetric")),
     Recipe("rules", "dynamic-layers", DynamicLayers, lambda: (torch.randn(3, 8),), tags=("dynamic", "lstm"),
            presets=("x86-dynamic", "x86-dynamic-fp16")),
+    Recipe("rules", "mask-through-view", MaskThroughView, lambda: (torch.randn(2, 8), torch.rand(16) > 0.5),
+           tags=("masked_fill", "bool-arg", "dtype-propagation"), presets=ALL_STATIC),
+    # The deprecated dict forms of the configs, and no backend config (the native one).
+    Recipe("rules", "api-forms", Mixed, _image, tags=("api",), presets=("x86-dict-configs", "default-backend")),
+    Recipe("rules", "equalization-dict", Equalization, lambda: (torch.randn(2, 8), torch.randn(2, 8)),
+           tags=("equalization", "api"), presets=("x86-dict-configs",)),
     Recipe("rules", "embedding-weight-only", Embedding, lambda: (torch.randint(0, 10, (2, 5)),),
            tags=("embedding", "weight-only"), presets=("x86-embedding-weight-only",)),
 ]

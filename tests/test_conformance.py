@@ -1,5 +1,5 @@
-"""The corpus as pytest items: the chosen implementation (--impl, default torch)
-against every golden."""
+"""The corpus as pytest items: the implementation chosen with --impl against every
+golden (`python -m pytest tests/test_conformance.py --impl mypkg.prepare:prepare`)."""
 
 import pytest
 
