@@ -134,6 +134,25 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def cmd_coverage(args) -> int:
+    from . import coverage
+
+    select(args.k)  # a pattern that matches nothing is a usage error here too
+    result = coverage.measure(args.k)
+    print(f"oracle run: {result['run_summary']}")
+    for line in coverage.report_lines(result):
+        print(line)
+    if args.write:
+        from pathlib import Path
+
+        command = "obsconf coverage" + "".join(f" -k {p}" for p in args.k or []) + f" --write {args.write}"
+        path = Path(args.write) / "oracle-coverage.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(coverage.markdown(result, command))
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_regen(args) -> int:
     """Regenerate goldens from the oracle: show what changes, then write (or, with --check,
     only prove that nothing would change)."""
@@ -230,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("case")
     p.add_argument("--impl", default="reference", help="an IUT that records rules (the reference does)")
     p.set_defaults(func=cmd_explain)
+
+    p = with_k(sub.add_parser("coverage", help="line and branch coverage of the oracle's prepare by the corpus"))
+    p.add_argument("--write", metavar="DIR", help="also write DIR/oracle-coverage.md (figures, uncovered lines, why)")
+    p.set_defaults(func=cmd_coverage)
 
     p = with_k(sub.add_parser("regen", help="regenerate goldens from the oracle (torch's own prepare)"))
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if any golden is stale, missing or orphaned")
