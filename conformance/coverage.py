@@ -70,8 +70,9 @@ REASONS: dict[tuple[str, str], tuple[str, str]] = {
     ("_recursive_maybe_replace_node_with_obs", "raise Exception(  # noqa: TRY002"): (
         "error", "a model that returns a constant (an int, a string): prepare raises"),
     ("_maybe_make_input_output_share_observers", "return False"): (
-        "gap", "sharing gives up when the walk back from the first input meets a non-node or a node without "
-        "arguments before any observer; no case builds such a producer chain yet"),
+        "gap", "line 1298 is dead (the first argument is always a node, list or tuple); the walk back meeting a "
+        "non-node needs a producer with a non-float output and no observer whose positional arguments hold no "
+        "node (its tensors passed by keyword): FX records such calls, but no model in the corpus makes one"),
     ("_maybe_make_input_output_share_observers", 'raise AssertionError("Unable to find observer of previous node")'): (
         "unreachable", "a guard against walking more than 10,000 nodes back"),
     ("_maybe_make_input_output_share_observers", 'raise AssertionError("first_arg_arg must be a Node")'): DEFENSIVE,

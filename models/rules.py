@@ -122,7 +122,8 @@ def custom_module(_preset) -> PrepareCustomConfig:
 
 
 class Equalization(nn.Module):
-    """linear -> relu -> linear is equalized; x feeding two quantized users is a branch."""
+    """linear -> relu -> linear is equalized (so is F.linear, whose bias is left alone);
+    z feeding two quantized users is a branch."""
 
     def __init__(self):
         super().__init__()
@@ -133,9 +134,9 @@ class Equalization(nn.Module):
         self.b = nn.Parameter(torch.randn(4))
         self.side = nn.Linear(8, 4)
 
-    def forward(self, x, z):
+    def forward(self, x, z, u):
         y = self.second(self.relu(self.first(x)))
-        return y, F.linear(z, self.w, self.b), self.side(z)
+        return y, F.linear(u, self.w, self.b), self.side(z), self.side(z) * 2
 
 
 class Outputs(nn.Module):
@@ -232,6 +233,24 @@ class Shapes(nn.Module):
         return y[:, 0], operator.getitem(y.shape, 1), flat, by_keyword
 
 
+class SharingGivesUp(nn.Module):
+    """Ops that share their input's observer, where there is none to find: after a factory
+    call (no tensor input), after a keyword-only call whose output observer was dropped,
+    and as the second input of cat."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        from_factory = torch.clamp(torch.ones(1, 4, 2, 2), -1.0, 1.0)  # -1.0 makes clamp a tensor op
+        by_keyword = torch.transpose(input=y, dim0=2, dim1=3)
+        chained = torch.flatten(by_keyword, 1)
+        joined = torch.cat([y, torch.flatten(input=y, start_dim=0, end_dim=0)], 1)
+        return from_factory, chained, joined
+
+
 class MaskThroughView(nn.Module):
     """The bool mask reaches masked_fill through a view: its dtype propagates back through it."""
 
@@ -271,7 +290,7 @@ RECIPES = [
     ),
     Recipe("rules", "custom-module", WithCustom, _vector, tags=("custom-module",),
            prepare_custom_config=custom_module, presets=("x86-static", "qnnpack-static", "x86-dynamic")),
-    Recipe("rules", "equalization", Equalization, lambda: (torch.randn(2, 8), torch.randn(2, 8)),
+    Recipe("rules", "equalization", Equalization, lambda: (torch.randn(2, 8), torch.randn(2, 8), torch.randn(2, 8)),
            tags=("equalization",), presets=("x86-equalization",)),
     Recipe("rules", "outputs", Outputs, _image, tags=("graph-output",), presets=ALL_STATIC),
     Recipe("rules", "get-attr", GetAttr, _image, tags=("get_attr",), presets=ALL_STATIC),
@@ -287,11 +306,12 @@ RECIPES = [
            presets=("qnnpack-qint8-symmetric", "qnnpack-qint8-unsymmetric")),
     Recipe("rules", "dynamic-layers", DynamicLayers, lambda: (torch.randn(3, 8),), tags=("dynamic", "lstm"),
            presets=("x86-dynamic", "x86-dynamic-fp16")),
+    Recipe("rules", "sharing-gives-up", SharingGivesUp, _image, tags=("sharing", "kwargs"), presets=ALL_STATIC),
     Recipe("rules", "mask-through-view", MaskThroughView, lambda: (torch.randn(2, 8), torch.rand(16) > 0.5),
            tags=("masked_fill", "bool-arg", "dtype-propagation"), presets=ALL_STATIC),
     # The deprecated dict forms of the configs, and no backend config (the native one).
     Recipe("rules", "api-forms", Mixed, _image, tags=("api",), presets=("x86-dict-configs", "default-backend")),
-    Recipe("rules", "equalization-dict", Equalization, lambda: (torch.randn(2, 8), torch.randn(2, 8)),
+    Recipe("rules", "equalization-dict", Equalization, lambda: (torch.randn(2, 8), torch.randn(2, 8), torch.randn(2, 8)),
            tags=("equalization", "api"), presets=("x86-dict-configs",)),
     Recipe("rules", "embedding-weight-only", Embedding, lambda: (torch.randint(0, 10, (2, 5)),),
            tags=("embedding", "weight-only"), presets=("x86-embedding-weight-only",)),
