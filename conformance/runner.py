@@ -44,18 +44,31 @@ class Outcome:
 
 def original_node_names(case: Case) -> set[str]:
     """The node names the quantization tracer gives this case's float model, so that nodes
-    an IUT inserts besides observers can be told apart from the model's own."""
+    an IUT inserts besides observers can be told apart from the model's own. Cached per
+    recipe and set of opaque modules: the presets of one recipe trace the same graph."""
+    from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
+    from torch.ao.quantization.quantize_fx import get_skipped_module_name_and_classes
+
+    pcc_factory = case.recipe.prepare_custom_config
+    pcc = (pcc_factory(case.preset) if pcc_factory else None) or PrepareCustomConfig()
+    names, classes = get_skipped_module_name_and_classes(pcc, False)
+    key = (case.recipe.family, case.recipe.name, tuple(names), tuple(f"{c.__module__}.{c.__qualname__}" for c in classes))
+    if key not in _TRACED_NAMES:
+        if len(_TRACED_NAMES) >= 64:
+            _TRACED_NAMES.clear()
+        _TRACED_NAMES[key] = frozenset(_trace_names(case, names, classes))
+    return set(_TRACED_NAMES[key])
+
+
+_TRACED_NAMES: dict[tuple, frozenset] = {}
+
+
+def _trace_names(case: Case, names, classes) -> set[str]:
     from torch.ao.quantization.fx.tracer import QuantizationTracer
-    from torch.ao.quantization.quantize_fx import _swap_ff_with_fxff, get_skipped_module_name_and_classes
+    from torch.ao.quantization.quantize_fx import _swap_ff_with_fxff
 
     inputs = case.materialise()
     _swap_ff_with_fxff(inputs.model)
-    pcc = inputs.prepare_custom_config
-    if pcc is None:
-        from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
-
-        pcc = PrepareCustomConfig()
-    names, classes = get_skipped_module_name_and_classes(pcc, False)
     graph = QuantizationTracer(names, classes).trace(inputs.model)
     return {n.name for n in graph.nodes}
 

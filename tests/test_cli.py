@@ -30,9 +30,10 @@ def test_list_filters_by_glob_and_substring(capsys):
     code, out, _ = run(capsys, "list", "-k", "patterns/*/x86-qat")
     ids = out.split()
     assert code == 0 and ids and all(i.startswith("patterns/") and i.endswith("/x86-qat") for i in ids)
-    code, out, _ = run(capsys, "list", "-k", "resnet18")
+    code, out, _ = run(capsys, "list", "-k", "torchvision/resnet18/")
     assert out.split() == [f"torchvision/resnet18/{p}" for p in sorted(
-        ["x86-static", "qnnpack-static", "x86-qat", "x86-dynamic", "native-fp16"])]
+        ["x86-static", "x86-qat", "qnnpack-static", "fbgemm-static", "onednn-static", "qnnpack-qat", "x86-dynamic",
+         "native-fp16", "x86-dynamic-fp16"])]
 
 
 def test_run_oracle_conforms_with_summary(capsys):

@@ -1,6 +1,6 @@
 """Memory over long runs: an IUT (default the oracle) over the corpus, several laps, RSS after each.
 
-    python -m tests.benchmarks.memory [--laps 3] [-k PATTERN] [--keep-cache] [--impl IUT]
+    python -m tests.benchmarks.memory [--laps 3] [-k PATTERN] [--keep-cache] [--impl IUT] [--every N]
 
 torch >= 2.10 memoises assert_and_get_unique_device(module), which keeps every
 prepared model alive. The runner clears that cache after each case; --keep-cache
@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("-k", action="append")
     parser.add_argument("--keep-cache", action="store_true", help="do not clear torch's device cache between cases")
     parser.add_argument("--impl", default="torch", help="the implementation to run (default: the oracle)")
+    parser.add_argument("--every", type=int, default=0, help="also print RSS every N cases within a lap")
     args = parser.parse_args()
     if args.keep_cache:
         runner.release_torch_caches = gc.collect
@@ -43,9 +44,11 @@ def main() -> None:
     for lap in range(1, args.laps + 1):
         start = time.perf_counter()
         peak = 0.0
-        for case in cases:
+        for i, case in enumerate(cases, 1):
             runner.produce_plan(case, impl)
             peak = max(peak, rss_mib())
+            if args.every and i % args.every == 0:
+                print(f"  {i} cases: RSS {rss_mib():.0f} MiB", flush=True)
         print(f"lap {lap}: end RSS {rss_mib():.0f} MiB, peak {peak:.0f} MiB, {time.perf_counter() - start:.1f} s", flush=True)
 
 
