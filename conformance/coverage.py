@@ -138,9 +138,10 @@ def file_figures(entry: dict) -> tuple[float, float, int, int, int, int]:
 
 
 def function_of(source: list[str], line: int) -> str:
+    """The innermost function whose `def` precedes the line."""
     for i in range(line - 1, -1, -1):
         text = source[i].lstrip()
-        if text.startswith("def ") and len(source[i]) - len(text) == 0 or text.startswith("def ") and i < line - 1:
+        if text.startswith("def "):
             return text[4:].split("(")[0]
     return "<module>"
 

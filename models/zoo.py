@@ -22,25 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .configs import backend_config
 from .recipe import Recipe
 
 BACKENDS = ("native", "fbgemm", "qnnpack", "x86", "onednn", "executorch", "tensorrt")
-
-
-def backend_config(name: str):
-    import torch.ao.quantization.backend_config.utils  # noqa: F401  (BackendConfig needs it loaded)
-    from torch.ao.quantization import backend_config as bc
-    from torch.ao.quantization.backend_config import executorch, onednn, x86
-
-    return {
-        "native": bc.get_native_backend_config,
-        "fbgemm": bc.get_fbgemm_backend_config,
-        "qnnpack": bc.get_qnnpack_backend_config,
-        "x86": x86.get_x86_backend_config,
-        "onednn": onednn.get_onednn_backend_config,
-        "executorch": executorch.get_executorch_backend_config,
-        "tensorrt": bc.get_tensorrt_backend_config,
-    }[name]()
 
 
 class Unsupported(Exception):
