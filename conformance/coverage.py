@@ -180,7 +180,8 @@ def markdown(result: dict, command: str) -> str:
         out.append(f"| `{name}` | {line_pct:.1f} % ({lc}/{ln}) | {branch_pct:.1f} % ({bc}/{bn}) |")
     path = fx_dir() / "prepare.py"
     missing = uncovered(_entry(result, "prepare.py"), path)
-    categories = [REASONS.get((f, t), ("gap", "no reason recorded yet"))[0] for _, f, t in missing]
+    reasons = [REASONS.get((f, t), ("gap", "no reason recorded yet")) for _, f, t in missing]
+    categories = [category for category, _ in reasons]
     _, _, covered, statements, _, _ = file_figures(_entry(result, "prepare.py"))
     beyond = sum(1 for c in categories if c in ("unreachable", "pt2e"))
     out += ["", f"Of the {statements - covered} statements of prepare.py no case reaches, {beyond} cannot be reached "
@@ -189,8 +190,7 @@ def markdown(result: dict, command: str) -> str:
             f"({100.0 * covered / (statements - beyond):.1f} %).", "",
             "## Lines of prepare.py no case reaches, and why", "",
             "| line | function | code | kind | why |", "| --- | --- | --- | --- | --- |"]
-    for (number, function, text), category in zip(missing, categories):
-        reason = REASONS.get((function, text), ("gap", "no reason recorded yet"))[1]
+    for (number, function, text), (category, reason) in zip(missing, reasons):
         code = text.replace("|", "\\|")
         out.append(f"| {number} | `{function}` | `{code}` | {category} | {reason} |")
     return "\n".join(out) + "\n"

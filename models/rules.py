@@ -14,6 +14,7 @@ from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
 from .configs import STATIC_AND_QAT
 from .patterns import Embedding, FixedQParams
 from .recipe import Recipe
+from .standalone import ConvReLU
 
 
 def _image():
@@ -24,23 +25,13 @@ def _vector():
     return (torch.randn(2, 8),)
 
 
-class Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(4, 4, 1)
-        self.relu = nn.ReLU()
-
-    def forward(self, x):
-        return self.relu(self.conv(x))
-
-
 class Mixed(nn.Module):
     """Names that the x86-mixed preset's mapping addresses (module_name, regex, order, None)."""
 
     def __init__(self):
         super().__init__()
         self.stem = nn.Conv2d(3, 4, 1)
-        self.blocks = nn.ModuleList([Block(), Block(), Block()])
+        self.blocks = nn.ModuleList([ConvReLU(), ConvReLU(), ConvReLU()])
         self.head = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 8), nn.Linear(8, 4))
 
     def forward(self, x):

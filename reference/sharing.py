@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from torch.fx import Node
 
+from .custom import set_submodule
+
 
 def first_input_observer(p, node: Node):
     """The observer module of the first tensor-like argument, found by walking back through
@@ -48,9 +50,7 @@ def share_input_observer(p, node: Node) -> bool:
 
 
 def _use(p, obs_node: Node, module) -> None:
-    parent, _, leaf = obs_node.target.rpartition(".")
-    setattr(p.modules[parent], leaf, module)
-    p.modules[obs_node.target] = module
+    set_submodule(p.modules, obs_node.target, module)
     rule = p.rules.get(obs_node.name, "?")
     p.rules[obs_node.name] = rule if rule.endswith(" (shared)") else f"{rule} (shared)"
 

@@ -16,6 +16,7 @@ from torch.ao.quantization.observer import FixedQParamsObserver, NoopObserver, R
 from torch.ao.quantization.fake_quantize import FixedQParamsFakeQuantize
 from torch.ao.quantization.qconfig import QConfig, float16_dynamic_qconfig, float16_static_qconfig, qconfig_equals
 
+from .patterns import flatten
 from .qconfig import activation_dtypes, prototype
 from .tensors import args_have_no_tensors
 
@@ -81,20 +82,12 @@ def _is_reuse_input(qconfig) -> bool:
 def set_targets_for_match(match, qconfig, targets, modules, backend, done: set, as_match=True) -> None:
     """Each node of a matched pattern gets its target once, from the pattern's qconfig;
     a None qconfig leaves it float."""
-    for node in _nodes_in(match.nodes):
+    for node in flatten(match.nodes):
         if node in done:
             continue
         done.add(node)
         if qconfig is not None:
             targets[node] = target_for(node, qconfig, match if as_match else None, modules, backend)
-
-
-def _nodes_in(nodes):
-    if isinstance(nodes, (list, tuple)):
-        for item in nodes:
-            yield from _nodes_in(item)
-    elif hasattr(nodes, "op"):
-        yield nodes
 
 
 def mark_graph_boundaries(graph, targets, modules, input_idxs, output_idxs) -> None:

@@ -162,3 +162,16 @@ def test_show_of_a_bad_golden_is_one_error_line(capsys, golden_copy):
     wrong.write_text(wrong.read_text().replace("case = patterns/linear/qnnpack-static", "case = patterns/linear/other"))
     code, out, _ = run(capsys, "--golden-dir", str(golden_copy), "show", "patterns/linear/qnnpack-static")
     assert code == 1 and "ERROR patterns/linear/qnnpack-static:" in out
+
+
+def test_coverage_measures_the_oracle_and_explains_uncovered_lines(capsys, tmp_path):
+    code, out, _ = run(capsys, "coverage", "-k", "patterns/cat/x86-static", "--write", str(tmp_path))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "oracle run: 1 conform, 0 differ, 0 error, 0 skipped"
+    prepare_line = next(line for line in lines if line.startswith("prepare.py"))
+    assert 0 < float(prepare_line.split()[1].rstrip("%")) < 100
+    report = (tmp_path / "oracle-coverage.md").read_text()
+    assert "| `prepare.py` |" in report
+    # a PT2E-only line is never reached, and the report says why
+    assert "| pt2e | `quantization_annotation` exists only on PT2E-annotated graphs" in report
