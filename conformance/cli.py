@@ -1,4 +1,5 @@
-"""`obsconf`: list cases, run an implementation, show, diff and explain plans, regenerate goldens.
+"""`obsconf`: list cases, run an implementation, show, diff and explain plans, regenerate
+goldens, fuzz on generated graphs, check metamorphic invariants.
 
 Exit codes: 0 all conform (or nothing changed), 1 some case differs or errs,
 2 usage or setup error (unknown case, pattern matching nothing, unloadable IUT).
@@ -153,11 +154,68 @@ def cmd_coverage(args) -> int:
     return 0
 
 
+def cmd_fuzz(args) -> int:
+    """Live differential testing on generated graphs (or, with --freeze, a sample of them
+    written into the frozen `hypothesis` family)."""
+    from . import fuzz
+
+    impl, against = load(args.impl), load(args.against)
+    if args.freeze:
+        fuzz.freeze_sample(args.freeze, args.seed if args.seed is not None else 0, against, args.max_nodes)
+        return 0
+    last = [0.0]
+
+    def progress(report):
+        if report.seconds - last[0] >= 10:
+            last[0] = report.seconds
+            print(f"  ... {report.compared} compared, {report.rejected} rejected, {report.rate:.1f} examples/s", flush=True)
+
+    try:
+        report = fuzz.fuzz(impl, against, args.examples, args.seed, args.profile, args.max_nodes, progress)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if report.divergence is not None:
+        print(f"DIVERGENCE between {impl.name} and {against.name} (expected), shrunk to:")
+        print(fuzz.spec_text(report.divergence.spec), end="")
+        for line in report.divergence.differences:
+            print(f"    {line}")
+        if not args.no_pending:
+            found = {"impl": impl.name, "against": against.name, "seed": args.seed, "profile": args.profile}
+            path = fuzz.write_pending(report.divergence, found)
+            print(f"wrote pending case {path} (review it; `obsconf regen --accept` freezes it into the corpus)")
+    print(report.summary())
+    return 1 if report.divergence else 0
+
+
+def cmd_invariants(args) -> int:
+    """Metamorphic invariants on generated graphs: no oracle needed."""
+    from . import metamorphic
+
+    impl = load(args.impl)
+    which = tuple(args.only or metamorphic.INVARIANTS)
+    unknown = set(which) - set(metamorphic.INVARIANTS)
+    if unknown:
+        raise UsageError(f"unknown invariant(s) {sorted(unknown)} (known: {', '.join(metamorphic.INVARIANTS)})")
+    checked, message, spec = metamorphic.run_invariants(impl, args.examples, args.seed, args.profile, which)
+    if message:
+        from .fuzz import spec_text
+
+        print(f"BROKEN {message}\nshrunk to:\n{spec_text(spec)}", end="")
+    print(f"{checked} generated cases checked against {', '.join(which)}: {'broken' if message else 'all hold'}")
+    return 1 if message else 0
+
+
 def cmd_regen(args) -> int:
     """Regenerate goldens from the oracle: show what changes, then write (or, with --check,
     only prove that nothing would change)."""
     oracle = load("torch")
     store = GoldenStore(args.golden_dir)
+    if args.accept:
+        from .fuzz import accept_pending
+
+        accepted, failed = accept_pending(store=store)
+        print(f"{accepted} pending case(s) accepted, {failed} failed")
+        return 1 if failed else 0
     cases = select(args.k)
     changed = created = unchanged = errors = skipped = 0
     for case in cases:
@@ -217,7 +275,7 @@ def _show_change(old: str, new: str, limit: int) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="obsconf", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="obsconf", description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--golden-dir", default=None, help="golden folder (default: golden/ of this checkout)")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -258,7 +316,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if any golden is stale, missing or orphaned")
     p.add_argument("--prune", action="store_true", help="remove orphaned goldens")
     p.add_argument("--context", type=int, default=20, help="diff lines shown per changed golden")
+    p.add_argument("--accept", action="store_true",
+                   help="freeze the pending cases `obsconf fuzz` wrote (models/generated/pending/) into the corpus")
     p.set_defaults(func=cmd_regen)
+
+    def generated(p):
+        p.add_argument("--examples", type=int, default=None, help="examples to compare (default: the profile's)")
+        p.add_argument("--seed", type=int, default=None, help="Hypothesis seed (default: the profile's)")
+        p.add_argument("--profile", default="ci", help="ci (bounded, derandomised) or deep (long, random)")
+        p.add_argument("--max-nodes", type=int, default=12, help="nodes per generated graph, about")
+        return p
+
+    p = generated(sub.add_parser("fuzz", help="compare an implementation with the oracle on generated graphs"))
+    p.add_argument("--impl", required=True, help="the implementation under test")
+    p.add_argument("--against", default="torch", help="the expected side (default: torch, the oracle)")
+    p.add_argument("--no-pending", action="store_true", help="do not write a divergence as a pending case")
+    p.add_argument("--freeze", type=int, default=0, metavar="N",
+                   help="instead, write N generated cases the --against side accepts into models/generated/")
+    p.set_defaults(func=cmd_fuzz)
+
+    p = generated(sub.add_parser("invariants", help="metamorphic invariants on generated graphs (no oracle)"))
+    p.add_argument("--impl", required=True)
+    p.add_argument("--only", action="append", metavar="NAME", help="rename, reorder, respell, no-qconfig, duplicate")
+    p.set_defaults(func=cmd_invariants)
     return parser
 
 

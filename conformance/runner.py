@@ -95,8 +95,10 @@ def run_iut(case: Case, impl: Implementation) -> GraphModule:
     return result
 
 
-def produce_plan(case: Case, impl: Implementation) -> Plan:
-    """Call the IUT on fresh inputs and canonicalise what it returns."""
+def produce_plan(case: Case, impl: Implementation, collect: bool = True) -> Plan:
+    """Call the IUT on fresh inputs and canonicalise what it returns. `collect=False`
+    leaves the full garbage collection (0.1 s or more) to the caller: the fuzzer runs
+    it every so many examples."""
     result = run_iut(case, impl)
     try:
         return canonicalise(result, original_node_names(case))
@@ -106,7 +108,7 @@ def produce_plan(case: Case, impl: Implementation) -> Plan:
         ) from None
     finally:
         del result
-        release_torch_caches()
+        release_torch_caches(collect)
 
 
 def run_case(case: Case, impl: Implementation, store: GoldenStore) -> Outcome:
@@ -126,7 +128,7 @@ def run_case(case: Case, impl: Implementation, store: GoldenStore) -> Outcome:
     return Outcome(case.id, DIFFER if differences else CONFORM, differences)
 
 
-def release_torch_caches() -> None:
+def release_torch_caches(collect: bool = True) -> None:
     """torch >= 2.10 memoises assert_and_get_unique_device on the module, which keeps
     every prepared model alive; clear it so memory stays flat over a long run."""
     from torch.ao.quantization.fx import utils as fx_utils
@@ -134,7 +136,8 @@ def release_torch_caches() -> None:
     cache_clear = getattr(fx_utils.assert_and_get_unique_device, "cache_clear", None)
     if cache_clear is not None:
         cache_clear()
-    gc.collect()
+    if collect:
+        gc.collect()
 
 
 def _one_line(exc: BaseException) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 
-from . import lstm, patterns, rules, standalone, torchvision_models, zoo
+from . import hypothesis_graphs, lstm, patterns, rules, standalone, torchvision_models, zoo
 from .configs import DEFAULT_PRESETS, PRESETS
 from .recipe import Case, CaseInputs, ConfigPreset, Recipe, SkipCase
 
-FAMILIES = (torchvision_models, patterns, rules, lstm, standalone, zoo)
+FAMILIES = (torchvision_models, patterns, rules, lstm, standalone, zoo, hypothesis_graphs)
 
 __all__ = ["Case", "CaseInputs", "ConfigPreset", "Recipe", "SkipCase", "PRESETS", "all_cases", "all_recipes", "excluded"]
 
@@ -34,7 +34,8 @@ def all_cases() -> tuple[Case, ...]:
     for recipe in all_recipes():
         names = recipe.presets if recipe.presets is not None else DEFAULT_PRESETS
         for name in names:
-            preset = PRESETS[name]
+            # a generated case carries its own preset; the rest name one of PRESETS
+            preset = name if isinstance(name, ConfigPreset) else PRESETS[name]
             cases.append(Case(recipe, preset, tags=tuple(dict.fromkeys(recipe.tags + preset.tags))))
     ids = [c.id for c in cases]
     duplicates = {i for i in ids if ids.count(i) > 1}

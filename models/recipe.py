@@ -37,8 +37,9 @@ class Recipe:
     tags: tuple[str, ...] = ()
     # preset -> PrepareCustomConfig (custom modules, standalone modules), or None
     prepare_custom_config: Callable[[ConfigPreset], Any] | None = None
-    # names of the presets this recipe runs under; None means every preset
-    presets: tuple[str, ...] | None = None
+    # names of the presets this recipe runs under (or, for a generated case, its own
+    # ConfigPreset); None means the default presets
+    presets: tuple | None = None
     # build on the meta device: no weights are materialised (big torchvision models)
     meta: bool = False
 

@@ -65,3 +65,21 @@ def returns_none(model, qconfig_mapping, example_inputs, **kwargs):
 
 
 not_callable = 42
+
+
+def oracle_without_cat_sharing(model, qconfig_mapping, example_inputs, **kwargs):
+    """The oracle with observer sharing for torch.cat disabled: cat's inputs and output keep
+    observers of their own (prepare is told the sharing succeeded, so nothing is removed)."""
+    import sys
+
+    prepare_module = sys.modules["torch.ao.quantization.fx.prepare"]  # the package exports a function of that name
+    original = prepare_module._maybe_make_input_output_share_observers
+
+    def share(node, *args, **kw):
+        return True if node.target is torch.cat else original(node, *args, **kw)
+
+    prepare_module._maybe_make_input_output_share_observers = share
+    try:
+        return oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    finally:
+        prepare_module._maybe_make_input_output_share_observers = original

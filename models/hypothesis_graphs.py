@@ -1,0 +1,62 @@
+"""The `hypothesis` family: generated graphs frozen into the corpus.
+
+Each case is one JSON file in `models/generated/` holding a graph spec and a config
+spec (see `models/graphs.py`), the seed and torch version it was found with, and why
+it was frozen. They come from `obsconf fuzz --freeze` (a sample of the generator) and
+from `obsconf regen --accept` (shrunk divergences that `obsconf fuzz` wrote to
+`models/generated/pending/`). A file that cannot be read is an error of that case only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import graphs
+from .recipe import Recipe
+
+FAMILY = "hypothesis"
+FROZEN_DIR = Path(__file__).resolve().parent / "generated"
+PENDING_DIR = FROZEN_DIR / "pending"
+
+
+def load_spec(path: Path) -> dict:
+    """A frozen spec; SpecError names the file when it cannot be read."""
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+        graphs.check_graph(spec["graph"])
+        graphs.check_config(spec["config"], spec["graph"])
+        return spec
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise graphs.SpecError(f"{path.name}: unreadable generated case: {exc}") from None
+
+
+def frozen_files(folder: Path = FROZEN_DIR) -> list[Path]:
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+def _broken_recipe(path: Path, reason: str) -> Recipe:
+    """A case that errs with the reason instead of taking the corpus down."""
+
+    def fail():
+        raise graphs.SpecError(reason)
+
+    from .recipe import ConfigPreset
+
+    preset = ConfigPreset("unreadable", fail, fail)
+    return Recipe(FAMILY, path.stem, fail, fail, presets=(preset,))
+
+
+def _recipes() -> list[Recipe]:
+    recipes = []
+    for path in frozen_files():
+        try:
+            spec = load_spec(path)
+        except graphs.SpecError as exc:
+            recipes.append(_broken_recipe(path, str(exc)))
+            continue
+        recipes.append(graphs.to_case(spec, FAMILY, name=path.stem).recipe)
+    return recipes
+
+
+RECIPES = _recipes()
