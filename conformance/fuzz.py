@@ -24,7 +24,8 @@ from hypothesis import Verbosity, given, reject, settings
 from hypothesis import seed as hypothesis_seed
 
 from models import graphs
-from models.hypothesis_graphs import FAMILY, FROZEN_DIR, PENDING_DIR, load_spec
+from models import hypothesis_graphs
+from models.hypothesis_graphs import FAMILY, load_spec
 
 from . import diff, generate  # noqa: F401  (generate registers the profiles)
 from .contract import Implementation, load
@@ -173,8 +174,9 @@ def oracle_plan_text(spec: dict, name: str) -> str | None:
     return plan.to_text(golden_header(case.id))
 
 
-def write_pending(divergence: Divergence, found: dict, folder: Path = PENDING_DIR) -> Path:
+def write_pending(divergence: Divergence, found: dict, folder: Path | None = None) -> Path:
     """Write the shrunk divergence as a pending case; returns the JSON file's path."""
+    folder = folder or hypothesis_graphs.PENDING_DIR
     spec = {"graph": divergence.spec["graph"], "config": divergence.spec["config"]}
     name = graphs.spec_digest(spec)
     spec["found"] = {**found, "torch": torch.__version__, "differences": divergence.differences}
@@ -186,12 +188,14 @@ def write_pending(divergence: Divergence, found: dict, folder: Path = PENDING_DI
     return path
 
 
-def accept_pending(folder: Path = PENDING_DIR, frozen: Path = FROZEN_DIR, store: GoldenStore | None = None,
+def accept_pending(folder: Path | None = None, frozen: Path | None = None, store: GoldenStore | None = None,
                    say: Callable[[str], None] = print) -> tuple[int, int]:
     """Promote every pending case into the frozen family: the golden is made again by
     the oracle (a pending plan that differs from it is reported, the new one wins) and
     written with the spec; a pending case the oracle rejects stays pending. Returns
     (accepted, failed)."""
+    folder = folder or hypothesis_graphs.PENDING_DIR
+    frozen = frozen or hypothesis_graphs.FROZEN_DIR
     store = store or GoldenStore()
     accepted = failed = 0
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
@@ -222,7 +226,7 @@ def accept_pending(folder: Path = PENDING_DIR, frozen: Path = FROZEN_DIR, store:
     return accepted, failed
 
 
-def freeze_sample(count: int, seed: int, against: Implementation, max_nodes: int = 12, frozen: Path = FROZEN_DIR,
+def freeze_sample(count: int, seed: int, against: Implementation, max_nodes: int = 12, frozen: Path | None = None,
                   say: Callable[[str], None] = print) -> int:
     """Write `count` generated cases that `against` can prepare into the frozen family
     (spec files only: `obsconf regen -k hypothesis/` makes their goldens)."""
@@ -242,6 +246,7 @@ def freeze_sample(count: int, seed: int, against: Implementation, max_nodes: int
         written.setdefault(graphs.spec_digest(spec), spec)
 
     collect()
+    frozen = frozen or hypothesis_graphs.FROZEN_DIR
     for name, spec in sorted(written.items()):
         record = {**spec, "found": {"why": "sample", "seed": seed, "torch": torch.__version__}}
         write_atomic(frozen / f"{name}.json", spec_text(record))

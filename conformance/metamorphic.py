@@ -204,7 +204,7 @@ def reordered(spec: dict, rnd: random.Random) -> tuple[dict, list[tuple[int, int
 def respelled(spec: dict, rnd: random.Random) -> list[dict]:
     """The same qconfig mapping written differently: the dict form instead of the
     QConfigMapping (or back); object_type and module_name entries in another order;
-    an object_type entry equal to the global qconfig for a type the mapping leaves to it."""
+    an object_type entry holding the global qconfig for a function the mapping leaves to it."""
     variants = []
     flipped = copy.deepcopy(spec)
     flipped["config"]["mapping"]["as_dict"] = not spec["config"]["mapping"].get("as_dict", False)
@@ -217,7 +217,11 @@ def respelled(spec: dict, rnd: random.Random) -> list[dict]:
     mapping = spec["config"]["mapping"]
     if mapping.get("base") == "empty" and "global" in mapping:
         taken = {t for t, _ in mapping.get("object_type", [])}
-        free = [t for t in generate._object_types(spec["graph"]) if t not in taken and "." in t]
+        # functions only: for a module class that fusion joins (Conv2d of conv-relu), torch
+        # wants every part's object_type qconfig to agree, and refuses the mapping otherwise
+        free = [t for t in generate._object_types(spec["graph"])
+                if t not in taken and "." in t and not t.startswith("torch.nn.") or t.startswith("torch.nn.functional.")]
+        free = [t for t in free if t not in taken]
         if free:
             redundant = copy.deepcopy(spec)
             redundant["config"]["mapping"].setdefault("object_type", []).append([rnd.choice(free), mapping["global"]])
@@ -375,9 +379,11 @@ def check_all(spec: dict, impl: Implementation, rnd: random.Random, which=INVARI
 
 
 def run_invariants(impl: Implementation, examples: int | None = None, seed: int | None = None, profile: str = "ci",
-                   which=INVARIANTS, max_nodes: int = 8) -> tuple[int, str | None, dict | None]:
+                   which=INVARIANTS, max_nodes: int = 8, shrink: bool = True) -> tuple[int, str | None, dict | None]:
     """Check the invariants on generated cases the IUT can prepare; (checked, the broken
-    invariant's message or None, the shrunk spec or None)."""
+    invariant's message or None, the (shrunk, unless `shrink` is False) spec or None)."""
+    from hypothesis import Phase
+
     from .fuzz import profile_settings
 
     state: dict = {"checked": 0, "message": None, "spec": None}
@@ -396,7 +402,10 @@ def run_invariants(impl: Implementation, examples: int | None = None, seed: int 
             raise
         state["checked"] += 1
 
-    test = profile_settings(profile, examples, seed)(
+    chosen = profile_settings(profile, examples, seed)
+    if not shrink:
+        chosen = settings(chosen, phases=[p for p in Phase if p is not Phase.shrink])
+    test = chosen(
         given(generate.case_specs(max_nodes=max_nodes), st.integers(0, 2**16))(check))
     if seed is not None:
         from hypothesis import seed as hypothesis_seed

@@ -506,8 +506,15 @@ def qconfig_mapping(mapping: dict, backend: str, is_qat: bool):
     else:
         raise SpecError(f"unknown mapping base {base!r}")
 
+    made: dict = {}
+
     def q(name):
-        return qconfig(name, backend, is_qat)
+        # one object per name: entries that name the same qconfig hold the same object, as
+        # when a user reuses a variable (fusion compares qconfigs by equality, and two
+        # get_default_qconfig() calls are not equal)
+        if name not in made:
+            made[name] = qconfig(name, backend, is_qat)
+        return made[name]
 
     if "global" in mapping:
         result.set_global(q(mapping["global"]))

@@ -83,3 +83,58 @@ def oracle_without_cat_sharing(model, qconfig_mapping, example_inputs, **kwargs)
         return oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
     finally:
         prepare_module._maybe_make_input_output_share_observers = original
+
+
+# -- faults that only the metamorphic invariants see (no oracle needed to catch them) ---------
+
+
+def _drop_observers_after(gm: GraphModule, producer_matches) -> GraphModule:
+    nodes, _ = _observer_nodes(gm)
+    for node in nodes:
+        if producer_matches(node.args[0]):
+            node.replace_all_uses_with(node.args[0])
+            gm.graph.erase_node(node)
+    gm.recompile()
+    return gm
+
+
+def name_dependent(model, qconfig_mapping, example_inputs, **kwargs):
+    """The oracle, then observers after modules whose names start with `z` are removed."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    return _drop_observers_after(gm, lambda n: n.op == "call_module" and str(n.target).startswith("z"))
+
+
+def order_dependent(model, qconfig_mapping, example_inputs, **kwargs):
+    """The oracle, then the observers after the first call_function node in graph order are removed."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    first = next((n for n in gm.graph.nodes if n.op == "call_function"), None)
+    return _drop_observers_after(gm, lambda n: n is first)
+
+
+def ignores_global_none(model, qconfig_mapping, example_inputs, **kwargs):
+    """The oracle, but a mapping whose global qconfig is None gets the default one."""
+    from torch.ao.quantization import QConfigMapping, get_default_qconfig
+
+    if isinstance(qconfig_mapping, QConfigMapping) and qconfig_mapping.global_qconfig is None:
+        qconfig_mapping.set_global(get_default_qconfig("x86"))
+    return oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+
+
+def first_of_each_class(model, qconfig_mapping, example_inputs, **kwargs):
+    """The oracle, then only the first call_module of each module class keeps the observers after it."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    modules = dict(gm.named_modules())
+    seen: set[type] = set()
+    later = set()
+    for n in gm.graph.nodes:
+        if n.op == "call_module" and not is_observer(modules[str(n.target)]):
+            cls = type(modules[str(n.target)])
+            (later.add(n) if cls in seen else seen.add(cls))
+    return _drop_observers_after(gm, lambda n: n in later)
+
+
+def dict_mapping_loses_object_types(model, qconfig_mapping, example_inputs, **kwargs):
+    """The oracle, but a mapping given in the dict form loses its object_type entries."""
+    if isinstance(qconfig_mapping, dict):
+        qconfig_mapping = {k: v for k, v in qconfig_mapping.items() if k != "object_type"}
+    return oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
