@@ -72,17 +72,118 @@ def cmd_list(args) -> int:
     return 0
 
 
+LAST_FAILED = ".obsconf-cache/lastfailed.json"
+
+
+def _last_failed(impl: str) -> set[str]:
+    import json
+    from pathlib import Path
+
+    try:
+        return set(json.loads(Path(LAST_FAILED).read_text()).get(impl, []))
+    except (OSError, ValueError):
+        return set()
+
+
+def _remember_failed(impl: str, failed: list[str]) -> None:
+    import json
+    from pathlib import Path
+
+    from .reports import _write
+
+    try:
+        data = json.loads(Path(LAST_FAILED).read_text())
+    except (OSError, ValueError):
+        data = {}
+    data[impl] = sorted(failed)
+    _write(LAST_FAILED, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def select_run(args):
+    """The cases of a run: -k, then --family/--backend/--preset/--tag (each repeatable, any
+    of them matches), then --last-failed (only those) or --failed-first (those first)."""
+    from .reports import backend_of, family_of
+
+    cases = select(args.k)
+    filters = [
+        (args.family, lambda c: family_of(c.id)),
+        (args.backend, lambda c: backend_of(c.id)),
+        (args.preset, lambda c: c.preset.name),
+    ]
+    for wanted, key in filters:
+        if wanted:
+            cases = [c for c in cases if key(c) in wanted]
+    if args.tag:
+        cases = [c for c in cases if set(args.tag) & set(c.tags)]
+    if not cases:
+        raise UsageError("no case matches the selection (see `obsconf list --tags`)")
+    failed = _last_failed(args.impl) if (args.last_failed or args.failed_first) else set()
+    if args.last_failed:
+        cases = [c for c in cases if c.id in failed]
+    elif args.failed_first:
+        cases = [c for c in cases if c.id in failed] + [c for c in cases if c.id not in failed]
+    return cases
+
+
 def cmd_run(args) -> int:
+    from . import reports
+    from .expectations import XPASS, Expectations, ExpectationsError, judge
+
     impl = load(args.impl)
+    try:
+        expectations = Expectations.load(args.expectations) if args.expectations else None
+    except ExpectationsError as exc:
+        raise UsageError(str(exc)) from None
     store = GoldenStore(args.golden_dir)
-    counts = {CONFORM: 0, DIFFER: 0, ERROR: 0, SKIPPED: 0}
-    for case in select(args.k):
-        outcome = run_case(case, impl, store)
-        counts[outcome.status] += 1
-        if outcome.status != CONFORM or args.verbose:
-            print(outcome.report(), flush=True)
-    print(summary(counts))
-    return 0 if counts[DIFFER] == counts[ERROR] == 0 else 1
+    verdicts = []
+    declared_skips = {}
+    to_run = []
+    for case in select_run(args):
+        skip = expectations.skips(case.id) if expectations else None
+        if skip is not None:
+            skip.used += 1
+            declared_skips[case.id] = skip
+        else:
+            to_run.append(case)
+
+    def report(outcome) -> None:
+        verdict = expectations.judge(outcome) if expectations else judge(outcome, None)
+        verdicts.append(verdict)
+        if verdict.kind == XPASS:
+            print(f"XPASS {case.id}: {verdict.why}", flush=True)
+        elif not verdict.ok:
+            print(outcome.report() + (f"\n    ({verdict.why})" if expectations and verdict.why else ""), flush=True)
+        elif args.verbose:
+            print(outcome.report() + (" (expected)" if verdict.expectation else ""), flush=True)
+
+    for case_id, skip in declared_skips.items():
+        from .runner import Outcome
+
+        verdicts.append(judge(Outcome(case_id, SKIPPED, message=f"expected skip: {skip.reason}"), skip))
+    if args.jobs > 1 or args.timeout:
+        from .isolation import run_isolated
+
+        run_isolated(to_run, impl, store, jobs=args.jobs, timeout=args.timeout, on_outcome=report)
+    else:
+        for case in to_run:
+            report(run_case(case, impl, store))
+    unused = expectations.unused() if expectations else []
+    for entry in unused:
+        print(f"UNUSED {entry.describe()} matched no case of this run")
+    for kind in ("json", "junit", "markdown"):
+        if getattr(args, kind):
+            reports.write(kind, getattr(args, kind), verdicts, impl.name, args.strict)
+    failing = [v for v in verdicts if not v.ok and not (v.kind == XPASS and not args.strict)]
+    _remember_failed(impl.name, [v.outcome.case_id for v in verdicts if not v.ok and v.kind != XPASS])
+    if len({reports.family_of(v.outcome.case_id) for v in verdicts}) > 1:
+        for line in reports.summary_table(verdicts, reports.family_of, "family"):
+            print(line)
+    c = reports.counts(verdicts)
+    line = summary({CONFORM: c[CONFORM], DIFFER: c[DIFFER], ERROR: c[ERROR], SKIPPED: c[SKIPPED]})
+    if expectations:
+        line += f", {c['expected']} expected, {c['xpass']} xpass, {len(unused)} unused expectation(s)"
+    print(line)
+    return 1 if failing else 0
 
 
 def cmd_show(args) -> int:
@@ -291,6 +392,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_k(sub.add_parser("run", help="run an implementation against the goldens"))
     p.add_argument("--impl", required=True, help="torch, reference, or package.module:callable")
     p.add_argument("-v", "--verbose", action="store_true", help="also print conforming cases")
+    p.add_argument("--family", action="append", help="only these families (repeatable)")
+    p.add_argument("--backend", action="append", help="only presets of these backends (x86, qnnpack, ..., none)")
+    p.add_argument("--preset", action="append", help="only these presets (x86-static, ...)")
+    p.add_argument("--tag", action="append", help="only cases with one of these tags (op or feature; see list --tags)")
+    p.add_argument("--last-failed", action="store_true", help="only the cases that failed in this IUT's last run")
+    p.add_argument("--failed-first", action="store_true", help="the cases that failed last time first, then the rest")
+    p.add_argument("--expectations", metavar="FILE", help="TOML file of expected differences, errors and skips")
+    p.add_argument("--strict", action="store_true", help="a case that conforms although expected not to fails the run")
+    p.add_argument("--json", metavar="FILE", help="write a JSON report")
+    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary per family and backend")
+    p.add_argument("-j", "--jobs", type=int, default=1,
+                   help="worker processes; with -j or --timeout each case runs in its own forked worker")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="per case: a case still running after this is killed and reported as an error")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("show", help="print a case's golden plan (or, with --impl, the plan an IUT produces)")

@@ -138,3 +138,47 @@ def dict_mapping_loses_object_types(model, qconfig_mapping, example_inputs, **kw
     if isinstance(qconfig_mapping, dict):
         qconfig_mapping = {k: v for k, v in qconfig_mapping.items() if k != "object_type"}
     return oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+
+
+def hangs_forever_if_run(model, qconfig_mapping, example_inputs, **kwargs):
+    """Never returns: only a run that skips its cases can finish."""
+    import time
+
+    while True:
+        time.sleep(3600)
+
+
+def _is_target(model, kwargs) -> bool:
+    """The misbehaving IUTs below misbehave on one case only: patterns/cat/x86-qat (the cat
+    model, in QAT)."""
+    return type(model).__name__ == "Cat" and bool(kwargs.get("is_qat"))
+
+
+def hangs_on_one_case(model, qconfig_mapping, example_inputs, **kwargs):
+    """The oracle, except that it never returns on patterns/cat/x86-qat."""
+    import time
+
+    while _is_target(model, kwargs):
+        time.sleep(3600)
+    return oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+
+
+def exits_on_one_case(model, qconfig_mapping, example_inputs, **kwargs):
+    """The oracle, except that it kills the interpreter (os._exit) on patterns/cat/x86-qat."""
+    import os
+
+    if _is_target(model, kwargs):
+        os._exit(3)
+    return oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+
+
+def patches_torch_on_one_case(model, qconfig_mapping, example_inputs, **kwargs):
+    """The oracle, except that after preparing patterns/cat/x86-qat it replaces torch.cat for
+    good: that case itself comes out right, every later case with a cat breaks."""
+    result = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    if _is_target(model, kwargs):
+        def broken_cat(*args, **kw):
+            raise RuntimeError("torch.cat was monkeypatched by an earlier case")
+
+        torch.cat = broken_cat
+    return result

@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 
 from conformance import fuzz, generate, metamorphic
 from conformance.cli import main
@@ -41,6 +41,45 @@ def test_generated_graphs_run_forward_with_the_shapes_the_spec_infers(graph):
     picked = [values[v] for v in graph["outputs"]["values"]]
     outs = {"single": lambda o: [o], "tuple": list, "dict": lambda o: list(o.values())}[graph["outputs"]["form"]](out)
     assert [_actual_shapes(o) for o in outs] == [_shapes(v) for v in picked]
+
+
+# Durable examples: shapes the generator reaches only now and then.
+CAT_OF_ONE_INPUT = {  # what the planted cat fault shrinks to
+    "graph": {"inputs": [[1, 2]], "nodes": [{"op": "torch.cat", "args": [0, 0], "params": {"dim": 1}}],
+              "outputs": {"form": "single", "values": [1]}},
+    "config": {"backend": "x86", "qat": False, "mapping": {"base": "default"}},
+}
+LSTM_HIDDEN_STATE = {  # the custom LSTM, its hidden-state tuple taken apart, QAT
+    "graph": {"inputs": [[2, 1, 3]], "nodes": [
+        {"op": "nn.LSTM", "args": [0], "params": {"fin": 3, "hidden": 2, "layers": 1}, "name": "nn_lstm_0"},
+        {"op": "getitem", "args": [1], "params": {"index": 1}},
+        {"op": "getitem", "args": [2], "params": {"index": 0}},
+        {"op": "nn.Linear", "args": [3], "params": {"fin": 2, "fout": 2}, "name": "nn_linear_3"}],
+        "outputs": {"form": "tuple", "values": [4, 3]}},
+    "config": {"backend": "qnnpack", "qat": True, "mapping": {"base": "default"}, "custom_lstm": True},
+}
+STANDALONE_BY_CLASS = {  # a standalone module by class, quantized input and output, inside a regex'd mapping
+    "graph": {"inputs": [[1, 2, 2, 2]], "nodes": [
+        {"op": "standalone", "args": [0], "name": "standalone_0", "params": {
+            "by": "class", "input_quantized": True, "output_quantized": True,
+            "graph": {"inputs": [[1, 2, 2, 2]], "nodes": [
+                {"op": "nn.Conv2d", "args": [0], "params": {"cin": 2, "cout": 2, "k": 1}, "name": "nn_conv2d_0"}],
+                "outputs": {"form": "single", "values": [1]}}}},
+        {"op": "operator.add", "args": [1, 0]}],
+        "outputs": {"form": "dict", "values": [2]}},
+    "config": {"backend": "x86", "qat": False,
+               "mapping": {"base": "empty", "global": "default", "regex": [["standalone_", None]]}},
+}
+
+
+@settings(settings.get_profile("ci"), max_examples=30)
+@given(generate.case_specs())
+@example(CAT_OF_ONE_INPUT)
+@example(LSTM_HIDDEN_STATE)
+@example(STANDALONE_BY_CLASS)
+def test_the_reference_prepares_generated_cases_as_the_oracle_does(spec):
+    differences = fuzz.differential(spec, REFERENCE, ORACLE)
+    assert not differences, differences
 
 
 def test_the_reference_agrees_with_the_oracle_on_generated_cases():

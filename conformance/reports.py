@@ -1,0 +1,155 @@
+"""Reports of a run: JUnit XML (one testcase per case, the differences in the failure
+text), JSON (machine-readable, schema-versioned) and a Markdown summary per family and
+per backend. All are written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .expectations import EXPECTED, UNEXPECTED, XPASS, Verdict
+from .runner import CONFORM, DIFFER, ERROR, SKIPPED
+
+JSON_SCHEMA = 1
+COLUMNS = (CONFORM, DIFFER, ERROR, SKIPPED, EXPECTED, XPASS)
+
+
+def family_of(case_id: str) -> str:
+    return case_id.split("/", 1)[0]
+
+
+def backend_of(case_id: str) -> str:
+    """The backend a case's preset names (`x86-static` -> x86); `default-backend` runs
+    without a backend config: none."""
+    backend = case_id.rsplit("/", 1)[-1].split("-", 1)[0]
+    return "none" if backend == "default" else backend
+
+
+def _write(path: str | Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _entry(verdict: Verdict) -> dict:
+    o = verdict.outcome
+    entry = {"id": o.case_id, "status": o.status, "verdict": verdict.kind}
+    if o.differences:
+        entry["differences"] = o.differences
+    if o.message:
+        entry["message"] = o.message
+    if verdict.expectation is not None:
+        entry["expectation"] = {"index": verdict.expectation.index, "outcome": verdict.expectation.outcome,
+                                "reason": verdict.expectation.reason}
+    if verdict.why:
+        entry["why"] = verdict.why
+    return entry
+
+
+def counts(verdicts: list[Verdict]) -> dict[str, int]:
+    """Per status, with declared differences and errors counted as `expected` and
+    conforming cases declared not to conform as `xpass`."""
+    c = Counter()
+    for v in verdicts:
+        skipped = v.outcome.status == SKIPPED  # a declared skip is a skip
+        c[v.kind if v.kind in (EXPECTED, XPASS) and not skipped else v.outcome.status] += 1
+    return {k: c[k] for k in COLUMNS}
+
+
+def to_json(verdicts: list[Verdict], impl: str, strict: bool) -> str:
+    data = {
+        "schema": JSON_SCHEMA,
+        "suite": __version__,
+        "torch": torch.__version__,
+        "impl": impl,
+        "strict": strict,
+        "summary": counts(verdicts),
+        "cases": [_entry(v) for v in verdicts],
+    }
+    return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+
+def to_junit(verdicts: list[Verdict], impl: str, strict: bool) -> str:
+    suite = ET.Element("testsuite", name=f"obsconf ({impl})")
+    failures = errors = skipped = 0
+    for v in verdicts:
+        o = v.outcome
+        family, _, rest = o.case_id.partition("/")
+        case = ET.SubElement(suite, "testcase", classname=f"obsconf.{family}", name=rest)
+        if v.kind == EXPECTED:
+            skipped += 1
+            ET.SubElement(case, "skipped", message=f"expected {o.status}: {v.expectation.reason}")
+        elif o.status == SKIPPED:
+            skipped += 1
+            ET.SubElement(case, "skipped", message=o.message)
+        elif v.kind == XPASS:
+            if strict:
+                failures += 1
+                ET.SubElement(case, "failure", message=v.why).text = v.why
+            else:
+                ET.SubElement(case, "system-out").text = f"XPASS: {v.why}"
+        elif v.kind == UNEXPECTED and o.status == ERROR:
+            errors += 1
+            ET.SubElement(case, "error", message=o.message).text = f"{o.message}\n{v.why}"
+        elif v.kind == UNEXPECTED:
+            failures += 1
+            ET.SubElement(case, "failure", message=f"{len(o.differences)} difference(s)").text = (
+                "\n".join(o.differences) + f"\n({v.why})")
+    suite.set("tests", str(len(verdicts)))
+    suite.set("failures", str(failures))
+    suite.set("errors", str(errors))
+    suite.set("skipped", str(skipped))
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def summary_table(verdicts: list[Verdict], key, title: str) -> list[str]:
+    groups: dict[str, list[Verdict]] = {}
+    for v in verdicts:
+        groups.setdefault(key(v.outcome.case_id), []).append(v)
+    lines = [f"| {title} | cases | " + " | ".join(COLUMNS) + " |", "| --- " * (len(COLUMNS) + 2) + "|"]
+    for name in sorted(groups):
+        c = counts(groups[name])
+        lines.append(f"| {name} | {len(groups[name])} | " + " | ".join(str(c[k]) for k in COLUMNS) + " |")
+    return lines
+
+
+def to_markdown(verdicts: list[Verdict], impl: str, strict: bool) -> str:
+    total = counts(verdicts)
+    lines = [f"# obsconf: {impl} against the goldens (torch {torch.__version__})", "",
+             f"{len(verdicts)} cases: " + ", ".join(f"{total[k]} {k}" for k in COLUMNS), ""]
+    lines += ["## Per family", ""] + summary_table(verdicts, family_of, "family") + [""]
+    lines += ["## Per backend", ""] + summary_table(verdicts, backend_of, "backend") + [""]
+    bad = [v for v in verdicts if not v.ok and not (v.kind == XPASS and not strict)]
+    if bad:
+        lines += ["## Unexpected", ""]
+        for v in bad:
+            lines.append(f"- `{v.outcome.case_id}`: {v.outcome.status}" + (f" ({v.why})" if v.why else ""))
+            lines += [f"  - {d}" for d in v.outcome.differences[:10]]
+        lines.append("")
+    return "\n".join(lines)
+
+
+WRITERS = {"json": to_json, "junit": to_junit, "markdown": to_markdown}
+
+
+def write(kind: str, path: str | Path, verdicts: list[Verdict], impl: str, strict: bool) -> None:
+    _write(path, WRITERS[kind](verdicts, impl, strict))

@@ -1,0 +1,44 @@
+"""Isolation: an IUT that hangs, kills the interpreter or patches torch for good costs the
+one case it does it on, with a one-line reason; the other cases' results are unchanged,
+and the same with one worker or two."""
+
+import pytest
+
+from conformance.cli import main
+
+SELECTION = ["-k", "patterns/cat/", "-k", "patterns/linear/"]  # 10 cases; the IUTs misbehave on one
+TARGET = "patterns/cat/x86-qat"
+
+
+def _run(capsys, impl, *extra):
+    code = main(["run", "--impl", f"tests.planted:{impl}", *SELECTION, "-v", *extra])
+    lines = capsys.readouterr().out.splitlines()
+    return code, [line for line in lines if line.split(" ", 1)[0] in ("CONFORM", "DIFFER", "ERROR", "SKIPPED")], lines[-1]
+
+
+@pytest.mark.parametrize("impl, reason", [
+    ("hangs_on_one_case", "timed out after 10 s (the worker process was killed)"),
+    ("exits_on_one_case", "the worker process exited with code 3 while the IUT ran; no outcome"),
+    ("patches_torch_on_one_case",
+     "IUT 'tests.planted:patches_torch_on_one_case' changed torch's global state and left it changed: torch.cat replaced"),
+])
+def test_a_misbehaving_iut_costs_one_case(capsys, impl, reason):
+    results = {}
+    for jobs in ("1", "2"):
+        code, outcomes, summary = _run(capsys, impl, "-j", jobs, "--timeout", "10")
+        assert code == 1
+        assert summary == "9 conform, 0 differ, 1 error, 0 skipped"
+        assert [o for o in outcomes if o.startswith("ERROR")] == [f"ERROR {TARGET}: {reason}"]
+        results[jobs] = outcomes
+    assert results["1"] == results["2"]
+
+
+def test_without_isolation_the_patch_leaks_into_later_cases(capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch, "cat", torch.cat)  # puts the real one back after the test
+    code, outcomes, summary = _run(capsys, "patches_torch_on_one_case")
+    assert code == 1
+    # the target case conforms; every cat case after it is broken by its leftover patch
+    assert f"CONFORM {TARGET}" in outcomes
+    assert any(o.startswith("ERROR patterns/cat/") for o in outcomes)

@@ -1,0 +1,131 @@
+"""obsconf run for an implementation that does not conform yet: expectations (expected,
+xpass, unused, strict), reports (JSON, JUnit XML, Markdown) and selection."""
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conformance import reports
+from conformance.cli import main
+from conformance.expectations import Expectations, ExpectationsError
+
+PLANTED = "tests.planted:drop_one_observer"
+CASE = "patterns/linear/x86-static"
+DIFFERENCE = "missing observer on x -> linear (arg 0) [HistogramObserver]"
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "expect.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_declared_differences_make_the_run_green_and_one_removed_turns_it_red(tmp_path, capsys):
+    full = _write(tmp_path, f'''
+[[expect]]
+cases = "{CASE}"
+outcome = "differs"
+reason = "we drop the input observer on purpose"
+differences = ["{DIFFERENCE}"]
+''')
+    assert main(["run", "--impl", PLANTED, "-k", CASE, "--expectations", full]) == 0
+    assert "1 expected, 0 xpass, 0 unused" in capsys.readouterr().out
+    empty = _write(tmp_path, "")
+    assert main(["run", "--impl", PLANTED, "-k", CASE, "--expectations", empty]) == 1
+    out = capsys.readouterr().out
+    assert f"DIFFER {CASE}" in out and "(no expectation declared)" in out
+
+
+def test_other_differences_than_declared_fail(tmp_path, capsys):
+    path = _write(tmp_path, f'''
+[[expect]]
+cases = "{CASE}"
+outcome = "differs"
+reason = "something else"
+differences = ["missing observer on y -> z (arg 0) [X]"]
+''')
+    assert main(["run", "--impl", PLANTED, "-k", CASE, "--expectations", path]) == 1
+    assert "differs otherwise than expectation #1" in capsys.readouterr().out
+
+
+def test_xpass_is_reported_and_fails_only_when_strict_and_unused_entries_are_named(tmp_path, capsys):
+    path = _write(tmp_path, f'''
+[[expect]]
+cases = "{CASE}"
+outcome = "differs"
+reason = "thought it would"
+
+[[expect]]
+cases = ["nothing/*"]
+outcome = "error"
+reason = "stale"
+''')
+    assert main(["run", "--impl", "torch", "-k", CASE, "--expectations", path]) == 0
+    out = capsys.readouterr().out
+    assert f"XPASS {CASE}: conforms, although expectation #1" in out
+    assert "UNUSED expectation #2 (nothing/*: error, stale) matched no case of this run" in out
+    assert main(["run", "--impl", "torch", "-k", CASE, "--expectations", path, "--strict"]) == 1
+
+
+def test_skip_expectations_do_not_run_the_case(tmp_path, capsys):
+    path = _write(tmp_path, f'[[expect]]\ncases = "{CASE}"\noutcome = "skip"\nreason = "too slow for us"\n')
+    assert main(["run", "--impl", "tests.planted:hangs_forever_if_run", "-k", CASE, "--expectations", path]) == 0
+    assert "0 conform, 0 differ, 0 error, 1 skipped" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[[expect]]\ncases = 'a'\noutcome = 'differs'\n", "needs a `reason`"),
+    ("[[expect]]\ncases = 'a'\noutcome = 'maybe'\nreason = 'r'\n", "`outcome` must be one of"),
+    ("[[expect]]\noutcome = 'skip'\nreason = 'r'\n", "`cases` must be a glob"),
+    ("[[expect]]\ncases = 'a'\noutcome = 'skip'\nreason = 'r'\ndifferences = ['x']\n", "for outcome \"differs\" only"),
+    ("[expect\n", "cannot read"),
+])
+def test_bad_expectation_files_are_one_line_usage_errors(tmp_path, text, message, capsys):
+    path = _write(tmp_path, text)
+    with pytest.raises(ExpectationsError, match=message):
+        Expectations.load(path)
+    assert main(["run", "--impl", "torch", "-k", CASE, "--expectations", path]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "expect.toml" in err
+
+
+def test_reports(tmp_path):
+    args = ["run", "--impl", PLANTED, "-k", "patterns/linear/", "--json", str(tmp_path / "r.json"),
+            "--junit", str(tmp_path / "r.xml"), "--markdown", str(tmp_path / "r.md")]
+    assert main(args) == 1
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["schema"] == reports.JSON_SCHEMA and data["impl"] == PLANTED
+    by_id = {c["id"]: c for c in data["cases"]}
+    assert by_id[CASE]["status"] == "differ" and DIFFERENCE in by_id[CASE]["differences"]
+    assert sum(data["summary"].values()) == len(data["cases"]) == 5
+    suite = ET.parse(tmp_path / "r.xml").getroot().find("testsuite")
+    assert suite.get("tests") == "5"
+    failure = suite.find("testcase[@name='linear/x86-static']/failure")
+    assert DIFFERENCE in failure.text
+    assert int(suite.get("failures")) + int(suite.get("errors")) == sum(
+        1 for c in data["cases"] if c["verdict"] == "unexpected")
+    markdown = (tmp_path / "r.md").read_text()
+    assert "## Per family" in markdown and "| patterns | 5 |" in markdown
+    assert "## Per backend" in markdown and "| x86 |" in markdown
+    assert f"`{CASE}`: differ" in markdown
+
+
+def test_selection_by_family_backend_preset_tag_and_last_failed(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--impl", "torch", "--family", "patterns", "--preset", "qnnpack-static", "-v"]) == 0
+    out = capsys.readouterr().out
+    assert "CONFORM patterns/cat/qnnpack-static" in out and "x86-static" not in out
+    assert main(["run", "--impl", PLANTED, "-k", "patterns/linear/", "--backend", "x86"]) == 1
+    out = capsys.readouterr().out
+    assert "DIFFER patterns/linear/x86-static" in out and "qnnpack" not in out
+    assert main(["run", "--impl", PLANTED, "-k", "patterns/", "--last-failed", "-v"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("CONFORM") == 0 and out.count("DIFFER ") >= 1
+    assert main(["run", "--impl", "torch", "--tag", "no-such-tag"]) == 2
+
+
+def test_backend_of_reads_the_preset():
+    assert reports.backend_of("zoo/x86/nn.Linear/x86-qat") == "x86"
+    assert reports.backend_of("rules/api-forms/default-backend") == "none"
+    assert reports.backend_of("hypothesis/0123/qnnpack-static") == "qnnpack"
