@@ -1,0 +1,56 @@
+"""The pytest plugin, as another project uses it: installed by entry point, `pytest
+--obsconf-impl IUT` collects the corpus, expectations turn declared differences into
+xfails, and pytest-xdist (`-n 2`) gives the same results."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "example"
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A project of someone else's: their IUT and expectations, no tests of their own."""
+    for name in ("cat_unshared.py", "expectations.toml"):
+        shutil.copy(EXAMPLE / name, tmp_path / name)
+    return tmp_path
+
+
+def _pytest(project, *args):
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rxXs",
+                           "--obsconf-impl", "cat_unshared:prepare", "-k", "patterns/cat/ or patterns/linear/", *args],
+                          cwd=project, capture_output=True, text=True, timeout=900)
+    return done.returncode, done.stdout
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])
+def test_declared_differences_are_xfails(project, workers):
+    code, out = _pytest(project, "--obsconf-expectations", "expectations.toml", *workers)
+    assert code == 0, out
+    assert re.search(r"7 passed, (\d+ deselected, )?3 xfailed", out), out
+    assert "XFAIL ::test_case[patterns/cat/x86-static] - expected differs: cat's inputs and output" in out
+
+
+def test_without_expectations_the_differences_fail(project):
+    code, out = _pytest(project)
+    assert code == 1
+    assert re.search(r"3 failed, 7 passed", out), out
+    assert "sharing differs" in out
+
+
+def test_strict_turns_an_xpass_red(project):
+    (project / "expectations.toml").write_text(
+        '[[expect]]\ncases = "patterns/linear/x86-static"\noutcome = "differs"\nreason = "wrongly declared"\n'
+        '[[expect]]\ncases = ["patterns/cat/x86-static", "patterns/cat/x86-qat", "patterns/cat/qnnpack-static"]\n'
+        'outcome = "differs"\nreason = "deliberate"\n'
+        '[[expect]]\ncases = "nothing/*"\noutcome = "skip"\nreason = "stale"\n')
+    code, out = _pytest(project, "--obsconf-expectations", "expectations.toml")
+    assert code == 0 and "1 xpassed" in out
+    assert "obsconf: UNUSED expectation #3 (nothing/*: skip, stale) matched no case of this run" in out
+    code, out = _pytest(project, "--obsconf-expectations", "expectations.toml", "--obsconf-strict")
+    assert code == 1 and "[XPASS(strict)] expected differs: wrongly declared" in out
