@@ -220,6 +220,16 @@ def cmd_diff(args) -> int:
     for line in differences:
         print(line)
     print(f"{case.id}: {len(differences)} difference(s) between the golden and {impl.name}")
+    if args.html or args.png:
+        from . import picture
+        from .reports import _write
+
+        if args.html:
+            _write(args.html, picture.html_report(case.id, impl.name, expected, actual, differences))
+            print(f"wrote {args.html}")
+        if args.png:
+            picture.side_by_side(expected, actual, case.id, impl.name).save(args.png)
+            print(f"wrote {args.png}")
     return 1 if differences else 0
 
 
@@ -304,6 +314,49 @@ def cmd_invariants(args) -> int:
         print(f"BROKEN {message}\nshrunk to:\n{spec_text(spec)}", end="")
     print(f"{checked} generated cases checked against {', '.join(which)}: {'broken' if message else 'all hold'}")
     return 1 if message else 0
+
+
+def cmd_compare(args) -> int:
+    """Two implementations on a model outside the corpus."""
+    from . import byo
+    from .contract import load as load_callable
+
+    builder = load_callable(args.model).prepare  # the importer of IUTs finds any pkg.mod:callable
+    try:
+        if ":" in args.example_inputs:
+            make_inputs = load_callable(args.example_inputs).prepare
+        else:
+            shapes = byo.parse_shapes(args.example_inputs)
+            make_inputs = lambda: shapes  # noqa: E731
+        case = byo.make_case(builder, make_inputs, args.qconfig, args.backend, name=args.save_case or "model")
+    except byo.CompareError as exc:
+        raise UsageError(str(exc)) from None
+    impl, against = load(args.impl), load(args.against)
+    try:
+        differences = byo.compare_case(case, impl, against)
+    except (CaseError, SkipCase) as exc:
+        print(f"ERROR {args.model}: {exc}")
+        return 1
+    for line in differences:
+        print(line)
+    print(f"{args.model} under {case.preset.name}: {len(differences)} difference(s) between {against.name} (expected) "
+          f"and {impl.name}")
+    if args.save_case:
+        from models import user
+
+        if ":" in args.example_inputs:
+            raise UsageError("--save-case needs --example-inputs as shapes (1x3x8x8,...): a case is data")
+        entries = [e for e in user.load_entries() if e["name"] != args.save_case]
+        entry = {"name": args.save_case, "model": args.model, "inputs": args.example_inputs, "preset": args.qconfig}
+        if args.backend:
+            entry["backend"] = args.backend
+        import json
+
+        from .reports import _write
+
+        _write(user.FILE, json.dumps(sorted(entries + [entry], key=lambda e: e["name"]), indent=1) + "\n")
+        print(f"saved as case {case.id} in {user.FILE}; make its golden with `obsconf regen -k {case.id}`")
+    return 1 if differences else 0
 
 
 def cmd_regen(args) -> int:
@@ -417,6 +470,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("diff", help="differences between a case's golden and an implementation")
     p.add_argument("case")
     p.add_argument("--impl", required=True)
+    p.add_argument("--html", metavar="FILE", help="also write an HTML page with both observed graphs as pictures")
+    p.add_argument("--png", metavar="FILE", help="also write the picture alone")
     p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser("explain", help="for every observed edge, the reference rule that placed its observers")
@@ -435,6 +490,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accept", action="store_true",
                    help="freeze the pending cases `obsconf fuzz` wrote (models/generated/pending/) into the corpus")
     p.set_defaults(func=cmd_regen)
+
+    p = sub.add_parser("compare", help="compare two implementations on a model outside the corpus")
+    p.add_argument("--model", required=True, metavar="PKG.MOD:BUILDER", help="a callable that returns the float model")
+    p.add_argument("--example-inputs", required=True, metavar="SHAPES|PKG.MOD:CALLABLE",
+                   help="shapes (1x3x8x8,1x4: seeded randn) or a callable returning the input tuple")
+    p.add_argument("--qconfig", default="x86-static", metavar="PRESET", help="a preset: x86-static, x86-qat, ...")
+    p.add_argument("--backend", default=None, help="replace the preset's backend config (x86, qnnpack, ..., none)")
+    p.add_argument("--impl", required=True)
+    p.add_argument("--against", default="torch")
+    p.add_argument("--save-case", metavar="NAME", help="also save it as corpus case user/NAME/<preset>")
+    p.set_defaults(func=cmd_compare)
 
     def generated(p):
         p.add_argument("--examples", type=int, default=None, help="examples to compare (default: the profile's)")

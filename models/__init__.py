@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 
-from . import hypothesis_graphs, lstm, patterns, rules, standalone, torchvision_models, zoo
+from . import hypothesis_graphs, lstm, patterns, rules, standalone, torchvision_models, user, zoo
 from .configs import DEFAULT_PRESETS, PRESETS
 from .recipe import Case, CaseInputs, ConfigPreset, Recipe, SkipCase
 
-FAMILIES = (torchvision_models, patterns, rules, lstm, standalone, zoo, hypothesis_graphs)
+FAMILIES = (torchvision_models, patterns, rules, lstm, standalone, zoo, hypothesis_graphs, user)
 
 __all__ = ["Case", "CaseInputs", "ConfigPreset", "Recipe", "SkipCase", "PRESETS", "all_cases", "all_recipes", "excluded"]
 

@@ -129,3 +129,27 @@ def test_backend_of_reads_the_preset():
     assert reports.backend_of("zoo/x86/nn.Linear/x86-qat") == "x86"
     assert reports.backend_of("rules/api-forms/default-backend") == "none"
     assert reports.backend_of("hypothesis/0123/qnnpack-static") == "qnnpack"
+
+
+def test_diff_writes_an_html_page_with_both_graphs(tmp_path, capsys):
+    from PIL import Image
+
+    from conformance import picture
+    from conformance.cli import find_case
+    from conformance.contract import load
+    from conformance.golden import GoldenStore
+    from conformance.runner import produce_plan
+
+    page, png = tmp_path / "cat.html", tmp_path / "cat.png"
+    assert main(["diff", "patterns/cat/x86-static", "--impl", "tests.planted:oracle_without_cat_sharing",
+                 "--html", str(page), "--png", str(png)]) == 1
+    text = page.read_text()
+    assert "sharing differs" in text and "data:image/png;base64," in text
+    image = Image.open(png)
+    assert image.width > 600 and image.height > 100
+    # the red edges are exactly those of the differing sharing group
+    expected = GoldenStore().load("patterns/cat/x86-static")
+    actual = produce_plan(find_case("patterns/cat/x86-static"), load("tests.planted:oracle_without_cat_sharing"))
+    assert {str(e) for e in picture.differing_edges(expected, actual)} == {
+        "cat -> output (arg 0)", "conv1 -> cat (arg 0[0])", "conv2 -> cat (arg 0[1])"}
+    assert picture.differing_edges(expected, expected) == set()
