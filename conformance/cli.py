@@ -146,15 +146,23 @@ def cmd_run(args) -> int:
         else:
             to_run.append(case)
 
+    from .progress import Progress
+
+    progress = Progress(len(to_run)) if not args.quiet_progress else None
+
     def report(outcome) -> None:
         verdict = expectations.judge(outcome) if expectations else judge(outcome, None)
         verdicts.append(verdict)
+        if progress is not None:
+            progress.clear()
         if verdict.kind == XPASS:
             print(f"XPASS {case.id}: {verdict.why}", flush=True)
         elif not verdict.ok:
             print(outcome.report() + (f"\n    ({verdict.why})" if expectations and verdict.why else ""), flush=True)
         elif args.verbose:
             print(outcome.report() + (" (expected)" if verdict.expectation else ""), flush=True)
+        if progress is not None:
+            progress.advance()
 
     for case_id, skip in declared_skips.items():
         from .runner import Outcome
@@ -167,6 +175,8 @@ def cmd_run(args) -> int:
     else:
         for case in to_run:
             report(run_case(case, impl, store))
+    if progress is not None:
+        progress.close()
     unused = expectations.unused() if expectations else []
     for entry in unused:
         print(f"UNUSED {entry.describe()} matched no case of this run")
@@ -456,6 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write a JSON report")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary per family and backend")
+    p.add_argument("--quiet-progress", action="store_true", help="no progress bar or progress lines")
     p.add_argument("-j", "--jobs", type=int, default=1,
                    help="worker processes; with -j or --timeout each case runs in its own forked worker")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",

@@ -153,3 +153,35 @@ def test_diff_writes_an_html_page_with_both_graphs(tmp_path, capsys):
     assert {str(e) for e in picture.differing_edges(expected, actual)} == {
         "cat -> output (arg 0)", "conv1 -> cat (arg 0[0])", "conv2 -> cat (arg 0[1])"}
     assert picture.differing_edges(expected, expected) == set()
+
+
+def test_progress_bar_on_a_terminal_and_plain_lines_elsewhere():
+    import io
+
+    from conformance.progress import Progress
+
+    tty = io.StringIO()
+    bar = Progress(4, stream=tty, interactive=True)
+    for _ in range(4):
+        bar.advance()
+    assert "\r[" in tty.getvalue() and "4/4 cases" in tty.getvalue() and "left" in tty.getvalue()
+    log = io.StringIO()
+    plain = Progress(3, stream=log, interactive=False, every=3600)
+    for _ in range(3):
+        plain.advance()
+    assert log.getvalue().count("\n") == 1 and log.getvalue().startswith("progress: 3/3 cases")
+
+
+def test_the_readme_example_runs_green_and_turns_red_without_its_expectation(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "docs" / "example"
+    monkeypatch.chdir(example)
+    args = ["run", "--impl", "cat_unshared:prepare", "--family", "patterns", "--strict", "--quiet-progress"]
+    assert main([*args, "--expectations", "expectations.toml", "--junit", str(tmp_path / "r.xml")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "46 conform, 0 differ, 0 error, 0 skipped, 3 expected, 0 xpass, 0 unused expectation(s)")
+    (tmp_path / "none.toml").write_text("")
+    assert main([*args, "--expectations", str(tmp_path / "none.toml")]) == 1
+    out = capsys.readouterr().out
+    assert out.count("(no expectation declared)") == 3 and "DIFFER patterns/cat/x86-static" in out
