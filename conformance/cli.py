@@ -168,10 +168,11 @@ def cmd_run(args) -> int:
         from .runner import Outcome
 
         verdicts.append(judge(Outcome(case_id, SKIPPED, message=f"expected skip: {skip.reason}"), skip))
-    if args.jobs > 1 or args.timeout:
+    if args.jobs > 1 or args.timeout or args.max_memory:
         from .isolation import run_isolated
 
-        run_isolated(to_run, impl, store, jobs=args.jobs, timeout=args.timeout, on_outcome=report)
+        run_isolated(to_run, impl, store, jobs=args.jobs, timeout=args.timeout, on_outcome=report,
+                     max_memory=args.max_memory)
     else:
         for case in to_run:
             report(run_case(case, impl, store))
@@ -471,6 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes; with -j or --timeout each case runs in its own forked worker")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="per case: a case still running after this is killed and reported as an error")
+    p.add_argument("--max-memory", type=int, default=None, metavar="MB",
+                   help="per case (isolated): memory a worker may map beyond the runner's; more is a MemoryError")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("show", help="print a case's golden plan (or, with --impl, the plan an IUT produces)")

@@ -5,7 +5,8 @@ Each case runs in a child forked from the runner (torch and the IUT are imported
 before any tensor op, so the fork is cheap and safe); the child sends its outcome back
 through a pipe and exits. The parent runs up to `jobs` children at once, kills one that
 passes `timeout` seconds, and turns a child that dies without an answer into that
-case's error. Children also compare a fingerprint of torch's module-level functions
+case's error; `max_memory` (MB beyond what the runner maps) caps each child, so a leak
+ends in that case's MemoryError. Children also compare a fingerprint of torch's module-level functions
 before and after the IUT runs: an IUT that replaces one (a monkeypatch it does not undo)
 fails that case with the names it replaced. Outcomes come back in case order, whatever
 `jobs` is.
@@ -45,9 +46,22 @@ def fingerprint() -> dict[str, int]:
     return found
 
 
-def _child(case, impl: Implementation, store: GoldenStore, write_fd: int) -> None:
+def _limit_memory(megabytes: int) -> None:
+    """Let this process map at most `megabytes` more than it has now: an IUT that leaks
+    fails its own case with a MemoryError instead of taking the machine down."""
+    import resource
+
+    with open("/proc/self/statm") as statm:
+        mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    limit = mapped + megabytes * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _child(case, impl: Implementation, store: GoldenStore, write_fd: int, max_memory: int | None = None) -> None:
     """In the forked child: run the case, check torch's state, send the outcome, exit."""
     try:
+        if max_memory:
+            _limit_memory(max_memory)
         before = fingerprint()
         outcome = run_case(case, impl, store)
         changed = sorted(k for k, v in fingerprint().items() if before.get(k, v) != v)
@@ -81,7 +95,8 @@ class _Running:
 
 
 def run_isolated(cases: Iterable, impl: Implementation, store: GoldenStore, jobs: int = 1,
-                 timeout: float | None = None, on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+                 timeout: float | None = None, on_outcome: Callable[[Outcome], None] | None = None,
+                 max_memory: int | None = None) -> list[Outcome]:
     """Every case's outcome, each case in its own forked worker, `jobs` at a time."""
     cases = list(cases)
     results: dict[int, Outcome] = {}
@@ -106,7 +121,7 @@ def run_isolated(cases: Iterable, impl: Implementation, store: GoldenStore, jobs
             pid = os.fork()
             if pid == 0:  # the child
                 os.close(read_fd)
-                _child(case, impl, store, write_fd)
+                _child(case, impl, store, write_fd, max_memory)
             os.close(write_fd)
             running[read_fd] = _Running(index, case, pid, read_fd)
         now = time.monotonic()

@@ -31,7 +31,8 @@ def load_spec(path: Path) -> dict:
         raise graphs.SpecError(f"{path.name}: unreadable generated case: {exc}") from None
 
 
-def frozen_files(folder: Path = FROZEN_DIR) -> list[Path]:
+def frozen_files(folder: Path | None = None) -> list[Path]:
+    folder = folder or FROZEN_DIR
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 

@@ -182,3 +182,12 @@ def patches_torch_on_one_case(model, qconfig_mapping, example_inputs, **kwargs):
 
         torch.cat = broken_cat
     return result
+
+
+def leaks_on_one_case(model, qconfig_mapping, example_inputs, **kwargs):
+    """The oracle, except that on patterns/cat/x86-qat it keeps allocating 256 MB blocks."""
+    if _is_target(model, kwargs):
+        hoard = []
+        while True:
+            hoard.append(bytearray(256 * 1024 * 1024))
+    return oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)

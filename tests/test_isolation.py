@@ -33,6 +33,13 @@ def test_a_misbehaving_iut_costs_one_case(capsys, impl, reason):
     assert results["1"] == results["2"]
 
 
+def test_a_leak_costs_its_case_under_a_memory_cap(capsys):
+    code, outcomes, summary = _run(capsys, "leaks_on_one_case", "-j", "2", "--max-memory", "2048")
+    assert summary == "9 conform, 0 differ, 1 error, 0 skipped"
+    assert [o for o in outcomes if o.startswith("ERROR")] == [
+        f"ERROR {TARGET}: IUT 'tests.planted:leaks_on_one_case' raised MemoryError"]
+
+
 def test_without_isolation_the_patch_leaks_into_later_cases(capsys, monkeypatch):
     import torch
 
