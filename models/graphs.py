@@ -445,12 +445,17 @@ def example_inputs(graph: dict) -> tuple:
 BACKENDS = ("x86", "fbgemm", "qnnpack", "onednn", "native", "executorch", "tensorrt", "none")
 
 
+def default_backend_name(backend: str) -> str:
+    """The name torch's get_default_qconfig(_mapping) knows for a backend: native takes
+    fbgemm's defaults, executorch qnnpack's, tensorrt and no backend config x86's."""
+    return {"none": "x86", "native": "fbgemm", "executorch": "qnnpack", "tensorrt": "x86"}.get(backend, backend)
+
+
 def qconfig(name: str | None, backend: str, is_qat: bool):
     """A qconfig by its name in config specs (None: no quantization)."""
     import torch.ao.quantization as tq
 
-    b = "x86" if backend in ("none", "native", "executorch", "tensorrt") else backend
-    b = "fbgemm" if backend == "native" else b
+    b = default_backend_name(backend)
     table = {
         "default": lambda: tq.get_default_qat_qconfig(b) if is_qat else tq.get_default_qconfig(b),
         "default_ptq": lambda: tq.get_default_qconfig(b),
@@ -497,7 +502,7 @@ def qconfig_mapping(mapping: dict, backend: str, is_qat: bool):
     module_name_object_type_order entries, in that order."""
     from torch.ao.quantization import QConfigMapping, get_default_qat_qconfig_mapping, get_default_qconfig_mapping
 
-    b = {"none": "x86", "native": "fbgemm", "executorch": "qnnpack", "tensorrt": "x86"}.get(backend, backend)
+    b = default_backend_name(backend)
     base = mapping.get("base", "empty")
     if base == "default":
         result = get_default_qat_qconfig_mapping(b) if is_qat else get_default_qconfig_mapping(b)
