@@ -17,7 +17,7 @@ from models import SkipCase, all_cases
 
 from . import diff
 from .contract import ImplementationError, load
-from .golden import GoldenError, GoldenStore, golden_header
+from .golden import GoldenError, GoldenStore, golden_header, write_atomic
 from .runner import CONFORM, DIFFER, ERROR, SKIPPED, CaseError, produce_plan, run_case
 
 
@@ -89,14 +89,12 @@ def _remember_failed(impl: str, failed: list[str]) -> None:
     import json
     from pathlib import Path
 
-    from .reports import _write
-
     try:
         data = json.loads(Path(LAST_FAILED).read_text())
     except (OSError, ValueError):
         data = {}
     data[impl] = sorted(failed)
-    _write(LAST_FAILED, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    write_atomic(LAST_FAILED, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 def select_run(args):
@@ -233,10 +231,9 @@ def cmd_diff(args) -> int:
     print(f"{case.id}: {len(differences)} difference(s) between the golden and {impl.name}")
     if args.html or args.png:
         from . import picture
-        from .reports import _write
 
         if args.html:
-            _write(args.html, picture.html_report(case.id, impl.name, expected, actual, differences))
+            write_atomic(args.html, picture.html_report(case.id, impl.name, expected, actual, differences))
             print(f"wrote {args.html}")
         if args.png:
             picture.side_by_side(expected, actual, case.id, impl.name).save(args.png)
@@ -363,9 +360,7 @@ def cmd_compare(args) -> int:
             entry["backend"] = args.backend
         import json
 
-        from .reports import _write
-
-        _write(user.FILE, json.dumps(sorted(entries + [entry], key=lambda e: e["name"]), indent=1) + "\n")
+        write_atomic(user.FILE, json.dumps(sorted(entries + [entry], key=lambda e: e["name"]), indent=1) + "\n")
         print(f"saved as case {case.id} in {user.FILE}; make its golden with `obsconf regen -k {case.id}`")
     return 1 if differences else 0
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +27,7 @@ from models.hypothesis_graphs import FAMILY, load_spec
 
 from . import diff, generate  # noqa: F401  (generate registers the profiles)
 from .contract import Implementation, load
-from .golden import GoldenStore, golden_header
+from .golden import GoldenStore, golden_header, write_atomic
 from .runner import CaseError, produce_plan
 
 GC_EVERY = 100  # examples between full garbage collections (each costs 0.1 s or more)
@@ -133,20 +131,6 @@ def fuzz(
 
 
 # -- pending cases -------------------------------------------------------------------------------
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def spec_text(spec: dict) -> str:

@@ -38,6 +38,23 @@ def golden_header(case_id: str) -> dict[str, str]:
     return {"case": case_id, "suite": __version__, "torch": torch.__version__, "producer": "oracle"}
 
 
+def write_atomic(path: Path | str, text: str) -> None:
+    """Write a file so that no reader ever sees half of it: a temporary file in the same
+    folder, then a rename. Used for goldens, reports, pending and frozen cases."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; these are ordinary checked-in files
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 class GoldenStore:
     def __init__(self, root: Path | str | None = None):
         self.root = Path(root) if root is not None else default_root()
@@ -71,18 +88,7 @@ class GoldenStore:
         return plan
 
     def write(self, case_id: str, text: str) -> None:
-        path = self.path(case_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; goldens are ordinary checked-in files
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        write_atomic(self.path(case_id), text)
 
     def remove(self, case_id: str) -> None:
         self.path(case_id).unlink()

@@ -27,7 +27,7 @@ from models import graphs
 from . import diff, generate
 from .contract import Implementation
 from .plan import Edge, Plan
-from .runner import CaseError, produce_plan
+from .runner import CaseError, produce_plan, trace_like_prepare
 
 
 class InvariantBroken(AssertionError):
@@ -38,11 +38,7 @@ class InvariantBroken(AssertionError):
 
 
 def _traced(model, pcc) -> dict[int, list[str]]:
-    from torch.ao.quantization.fx.tracer import QuantizationTracer
-    from torch.ao.quantization.quantize_fx import get_skipped_module_name_and_classes
-
-    names, classes = get_skipped_module_name_and_classes(pcc, False)
-    QuantizationTracer(names, classes).trace(model)
+    trace_like_prepare(model, pcc)
     return model.traced_nodes
 
 
@@ -63,9 +59,7 @@ def name_maps(spec_a: dict, spec_b: dict, pairs: list[tuple[int, int]]) -> tuple
         if nodes_a[ia]["op"] == "standalone":
             inner_a = in_a.model.get_submodule(nodes_a[ia]["name"])
             inner_b = in_b.model.get_submodule(nodes_b[ib]["name"])
-            from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
-
-            ta, tb = _traced(inner_a, PrepareCustomConfig()), _traced(inner_b, PrepareCustomConfig())
+            ta, tb = _traced(inner_a, None), _traced(inner_b, None)
             inner = {"x0": "x0", "output": "output"}
             for k in ta:
                 inner.update(zip(ta[k], tb.get(k, [])))

@@ -5,8 +5,6 @@ per backend. All are written atomically."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 import torch
 
 from . import __version__
+from .golden import write_atomic
 from .expectations import EXPECTED, UNEXPECTED, XPASS, Verdict
 from .runner import CONFORM, DIFFER, ERROR, SKIPPED
 
@@ -30,21 +29,6 @@ def backend_of(case_id: str) -> str:
     without a backend config: none."""
     backend = case_id.rsplit("/", 1)[-1].split("-", 1)[0]
     return "none" if backend == "default" else backend
-
-
-def _write(path: str | Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _entry(verdict: Verdict) -> dict:
@@ -152,4 +136,4 @@ WRITERS = {"json": to_json, "junit": to_junit, "markdown": to_markdown}
 
 
 def write(kind: str, path: str | Path, verdicts: list[Verdict], impl: str, strict: bool) -> None:
-    _write(path, WRITERS[kind](verdicts, impl, strict))
+    write_atomic(path, WRITERS[kind](verdicts, impl, strict))

@@ -56,21 +56,28 @@ def original_node_names(case: Case) -> set[str]:
     if key not in _TRACED_NAMES:
         if len(_TRACED_NAMES) >= 64:
             _TRACED_NAMES.clear()
-        _TRACED_NAMES[key] = frozenset(_trace_names(case, names, classes))
+        _TRACED_NAMES[key] = frozenset(_trace_names(case))
     return set(_TRACED_NAMES[key])
 
 
 _TRACED_NAMES: dict[tuple, frozenset] = {}
 
 
-def _trace_names(case: Case, names, classes) -> set[str]:
-    from torch.ao.quantization.fx.tracer import QuantizationTracer
-    from torch.ao.quantization.quantize_fx import _swap_ff_with_fxff
-
+def _trace_names(case: Case) -> set[str]:
     inputs = case.materialise()
-    _swap_ff_with_fxff(inputs.model)
-    graph = QuantizationTracer(names, classes).trace(inputs.model)
-    return {n.name for n in graph.nodes}
+    return {n.name for n in trace_like_prepare(inputs.model, inputs.prepare_custom_config).nodes}
+
+
+def trace_like_prepare(model, prepare_custom_config=None):
+    """The graph prepare_fx traces from this model: FloatFunctional swapped, standalone and
+    custom modules (and what the config names as non-traceable) left as leaves."""
+    from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
+    from torch.ao.quantization.fx.tracer import QuantizationTracer
+    from torch.ao.quantization.quantize_fx import _swap_ff_with_fxff, get_skipped_module_name_and_classes
+
+    names, classes = get_skipped_module_name_and_classes(prepare_custom_config or PrepareCustomConfig(), False)
+    _swap_ff_with_fxff(model)
+    return QuantizationTracer(names, classes).trace(model)
 
 
 def run_iut(case: Case, impl: Implementation) -> GraphModule:
