@@ -23,7 +23,7 @@ from hypothesis import seed as hypothesis_seed
 
 from models import graphs
 from models import hypothesis_graphs
-from models.hypothesis_graphs import FAMILY, load_spec
+from models.hypothesis_graphs import FAMILY, load_case
 
 from . import diff, generate  # noqa: F401  (generate registers the profiles)
 from .contract import Implementation, load
@@ -148,9 +148,8 @@ def spec_text(spec: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def oracle_plan_text(spec: dict, name: str) -> str | None:
-    """The golden text the oracle gives this spec as case `hypothesis/<name>/...`, or None when it rejects it."""
-    case = graphs.to_case(spec, FAMILY, name=name)
+def oracle_plan_text(case) -> str | None:
+    """The golden text the oracle gives this case, or None when it rejects it."""
     try:
         plan = produce_plan(case, load("torch"))
     except CaseError:
@@ -166,7 +165,7 @@ def write_pending(divergence: Divergence, found: dict, folder: Path | None = Non
     spec["found"] = {**found, "torch": torch.__version__, "differences": divergence.differences}
     path = folder / f"{name}.json"
     write_atomic(path, spec_text(spec))
-    golden = oracle_plan_text(spec, name)
+    golden = oracle_plan_text(graphs.to_case(spec, FAMILY, name=name))
     if golden is not None:
         write_atomic(folder / f"{name}.plan", golden)
     return path
@@ -184,14 +183,13 @@ def accept_pending(folder: Path | None = None, frozen: Path | None = None, store
     accepted = failed = 0
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
-            spec = load_spec(path)
+            _, case = load_case(path)
         except graphs.SpecError as exc:
             say(f"ERROR {exc}")
             failed += 1
             continue
-        name = path.stem
-        golden = oracle_plan_text(spec, name)
-        case_id = graphs.to_case(spec, FAMILY, name=name).id
+        golden = oracle_plan_text(case)
+        case_id = case.id
         if golden is None:
             say(f"ERROR {case_id}: the oracle cannot prepare it; left in {path}")
             failed += 1

@@ -57,7 +57,6 @@ OBJECT_TYPES = {
     "unsqueeze_seq": "unsqueeze", "softmax_method": "softmax", "abs_method": "abs", "masked_fill": "masked_fill",
     "getitem": "operator.getitem", "gt_zero": "operator.gt",
 }
-OBJECT_TYPES["torch.add_scalar"] = "torch.add"
 FUSED_TYPES = (
     "torch.ao.nn.intrinsic.ConvReLU2d", "torch.ao.nn.intrinsic.ConvBn2d", "torch.ao.nn.intrinsic.ConvBnReLU2d",
     "torch.ao.nn.intrinsic.LinearReLU",
@@ -185,7 +184,9 @@ def _draw_mask(draw, b: _Builder, at: int) -> None:
         b.add("torch.where", [mask, at, at])
 
 
-def _draw_standalone(draw, b: _Builder, at: int, by_class_taken: bool) -> None:
+def _draw_standalone(draw, b: _Builder, at: int) -> None:
+    # one standalone class per graph: the config names the class once
+    by_class_taken = any(n.get("params", {}).get("by") == "class" for n in b.nodes if n["op"] == "standalone")
     inner = draw(graph_specs(max_nodes=4, inputs=[list(shape_of(b.values[at]))], single_output=True, nested=False))
     params = {"graph": inner, "by": "class" if (not by_class_taken and draw(st.booleans())) else "name"}
     # rare features are drawn as the largest value, so shrinking turns them off
@@ -197,6 +198,8 @@ def _draw_standalone(draw, b: _Builder, at: int, by_class_taken: bool) -> None:
 
 
 # What one step of a graph adds; repeats weight the draw (shrinking prefers the first).
+_DRAWERS = {"unary": _draw_unary, "chain": _draw_chain, "binary": _draw_binary, "cat": _draw_cat,
+            "tuple": _draw_tuple_op, "mask": _draw_mask, "standalone": _draw_standalone}
 STEPS = ("unary",) * 4 + ("chain",) * 3 + ("binary",) * 2 + ("cat", "tuple", "mask", "standalone")
 
 
@@ -214,21 +217,7 @@ def graph_specs(draw, max_nodes: int = 12, inputs=None, single_output: bool = Fa
         # recent values are likelier, so graphs grow deep as well as wide
         at = tensors[-1 - draw(st.integers(0, len(tensors) - 1))]
         step = draw(st.sampled_from(STEPS if nested else [s for s in STEPS if s != "standalone"]))
-        if step == "unary":
-            _draw_unary(draw, b, at)
-        elif step == "chain":
-            _draw_chain(draw, b, at)
-        elif step == "binary":
-            _draw_binary(draw, b, at)
-        elif step == "cat":
-            _draw_cat(draw, b, at)
-        elif step == "tuple":
-            _draw_tuple_op(draw, b, at)
-        elif step == "mask":
-            _draw_mask(draw, b, at)
-        else:
-            taken = any(n.get("params", {}).get("by") == "class" for n in b.nodes if n["op"] == "standalone")
-            _draw_standalone(draw, b, at, taken)
+        _DRAWERS[step](draw, b, at)
     if not b.nodes:  # every step was refused (a chain that does not fit): one op on the input
         b.add("F.relu", [0])
     tensors = b.tensors()

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 
 from .contract import Implementation
 from .golden import GoldenStore
-from .runner import CONFORM, ERROR, Outcome, run_case
+from .runner import ERROR, Outcome, run_case
 
 # Modules whose functions an IUT has no business replacing for good.
 WATCHED = (
@@ -157,5 +157,3 @@ def run_isolated(cases: Iterable, impl: Implementation, store: GoldenStore, jobs
                                           message=f"timed out after {timeout:g} s (the worker process was killed)"))
     return [results[i] for i in range(len(cases))]
 
-
-__all__ = ["CONFORM", "fingerprint", "run_isolated"]

@@ -213,9 +213,8 @@ def respelled(spec: dict, rnd: random.Random) -> list[dict]:
         taken = {t for t, _ in mapping.get("object_type", [])}
         # functions only: for a module class that fusion joins (Conv2d of conv-relu), torch
         # wants every part's object_type qconfig to agree, and refuses the mapping otherwise
-        free = [t for t in generate._object_types(spec["graph"])
-                if t not in taken and "." in t and not t.startswith("torch.nn.") or t.startswith("torch.nn.functional.")]
-        free = [t for t in free if t not in taken]
+        free = [t for t in generate._object_types(spec["graph"]) if t not in taken and "." in t
+                and (not t.startswith("torch.nn.") or t.startswith("torch.nn.functional."))]
         if free:
             redundant = copy.deepcopy(spec)
             redundant["config"]["mapping"].setdefault("object_type", []).append([rnd.choice(free), mapping["global"]])
@@ -411,5 +410,3 @@ def run_invariants(impl: Implementation, examples: int | None = None, seed: int 
         pass
     return state["checked"], state["message"], state["spec"]
 
-
-__all__ = ["INVARIANTS", "InvariantBroken", "check_all", "run_invariants", "settings"]

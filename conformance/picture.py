@@ -16,6 +16,7 @@ import re
 
 from PIL import Image, ImageDraw, ImageFont
 
+from . import diff
 from .plan import Edge, Plan
 
 ROW, BOX_W, MARGIN, ARC = 34, 300, 16, 26
@@ -42,17 +43,19 @@ def differing_edges(expected: Plan, actual: Plan) -> set[Edge]:
     """Edges whose observer chains, or sharing, differ."""
     a, b = _chains(expected), _chains(actual)
 
-    def shared_with(plan, chains):
+    def shared_with(plan):
+        """edge -> every edge that one of its observer instances also serves."""
+        instance = diff._instance_of(plan)
         groups: dict[str, set] = {}
         for e, chain in plan.edges.items():
             for obs in chain:
-                groups.setdefault(next((g[0] for g in plan.sharing if obs in g), obs), set()).add(e)
-        return {e: frozenset().union(*(groups[next((g[0] for g in plan.sharing if o in g), o)] for o in chain))
-                for e, chain in plan.edges.items()}
+                groups.setdefault(instance[obs], set()).add(e)
+        return {e: frozenset().union(*(groups[instance[o]] for o in chain)) for e, chain in plan.edges.items()}
 
     strip = lambda chains: {e: tuple(c.split(" #")[0] for c in v) for e, v in chains.items()}  # noqa: E731
-    sa, sb = shared_with(expected, a), shared_with(actual, b)
-    return {e for e in set(a) | set(b) if strip(a).get(e) != strip(b).get(e) or sa.get(e) != sb.get(e)}
+    sa, sb = shared_with(expected), shared_with(actual)
+    ca, cb = strip(a), strip(b)
+    return {e for e in set(a) | set(b) if ca.get(e) != cb.get(e) or sa.get(e) != sb.get(e)}
 
 
 def draw(plan: Plan, title: str, highlight: set[Edge]) -> Image.Image:

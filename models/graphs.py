@@ -616,8 +616,9 @@ def to_case(spec: dict, family: str = "hypothesis", name: str | None = None):
     """The corpus case for a spec: `family/<digest>/<backend>-<static|qat>`."""
     from .recipe import Case, ConfigPreset, Recipe
 
-    graph, config = spec["graph"], spec["config"]
-    check_graph(graph)
+    graph = spec["graph"]
+    check_graph(graph)  # the graph first: its errors say more than a missing config
+    config = spec["config"]
     check_config(config, graph)
     is_qat = bool(config.get("qat", False))
     preset = ConfigPreset(

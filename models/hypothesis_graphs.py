@@ -20,15 +20,19 @@ FROZEN_DIR = Path(__file__).resolve().parent / "generated"
 PENDING_DIR = FROZEN_DIR / "pending"
 
 
-def load_spec(path: Path) -> dict:
-    """A frozen spec; SpecError names the file when it cannot be read."""
+def load_case(path: Path):
+    """(spec, case) of a frozen or pending file, checked once (`graphs.to_case` checks the
+    graph and the config); SpecError names the file when it cannot be read."""
     try:
         spec = json.loads(path.read_text(encoding="utf-8"))
-        graphs.check_graph(spec["graph"])
-        graphs.check_config(spec["config"], spec["graph"])
-        return spec
+        return spec, graphs.to_case(spec, FAMILY, name=path.stem)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise graphs.SpecError(f"{path.name}: unreadable generated case: {exc}") from None
+
+
+def load_spec(path: Path) -> dict:
+    """A frozen spec, checked; SpecError names the file when it cannot be read."""
+    return load_case(path)[0]
 
 
 def frozen_files(folder: Path | None = None) -> list[Path]:
@@ -52,11 +56,9 @@ def _recipes() -> list[Recipe]:
     recipes = []
     for path in frozen_files():
         try:
-            spec = load_spec(path)
+            recipes.append(load_case(path)[1].recipe)
         except graphs.SpecError as exc:
             recipes.append(_broken_recipe(path, str(exc)))
-            continue
-        recipes.append(graphs.to_case(spec, FAMILY, name=path.stem).recipe)
     return recipes
 
 

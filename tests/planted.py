@@ -20,15 +20,21 @@ def _observer_nodes(gm: GraphModule):
     return [n for n in gm.graph.nodes if n.op == "call_module" and is_observer(modules[str(n.target)])], modules
 
 
+def _remove_observers(gm: GraphModule, victims) -> GraphModule:
+    """Take observer nodes out of the graph: their users read the observed value directly."""
+    for node in victims:
+        node.replace_all_uses_with(node.args[0])
+        gm.graph.erase_node(node)
+    gm.recompile()
+    return gm
+
+
 def drop_one_observer(model, qconfig_mapping, example_inputs, **kwargs):
     """The oracle, then the first observer that sits on a graph input is removed."""
     gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
     nodes, _ = _observer_nodes(gm)
     victim = next(n for n in nodes if n.args[0].op == "placeholder")
-    victim.replace_all_uses_with(victim.args[0])
-    gm.graph.erase_node(victim)
-    gm.recompile()
-    return gm
+    return _remove_observers(gm, [victim])
 
 
 def output_observer_qint8(model, qconfig_mapping, example_inputs, **kwargs):
@@ -90,12 +96,7 @@ def oracle_without_cat_sharing(model, qconfig_mapping, example_inputs, **kwargs)
 
 def _drop_observers_after(gm: GraphModule, producer_matches) -> GraphModule:
     nodes, _ = _observer_nodes(gm)
-    for node in nodes:
-        if producer_matches(node.args[0]):
-            node.replace_all_uses_with(node.args[0])
-            gm.graph.erase_node(node)
-    gm.recompile()
-    return gm
+    return _remove_observers(gm, [n for n in nodes if producer_matches(n.args[0])])
 
 
 def name_dependent(model, qconfig_mapping, example_inputs, **kwargs):
