@@ -324,6 +324,51 @@ def cmd_invariants(args) -> int:
     return 1 if message else 0
 
 
+def cmd_strength(args) -> int:
+    """Mutation score: run mutants of the oracle's prepare.py against the corpus."""
+    import time
+    from pathlib import Path
+
+    from . import mutants, strength
+
+    def only(mutant) -> bool:
+        return not args.only or any(_matches(mutant.id, p) or mutant.operator == p for p in args.only)
+
+    if args.list:
+        for mutant in mutants.generate(mutants.source_path().read_text()):
+            if only(mutant):
+                print(mutant.describe())
+        return 0
+    started = time.monotonic()
+    try:
+        chosen, results, _ = strength.run(select(args.k), jobs=args.jobs, case_timeout=args.case_timeout, only=only,
+                                          fresh=args.fresh, max_cases=args.max_cases, store=GoldenStore(args.golden_dir))
+        problems = strength.settle_equivalents(chosen, results, strength.load_equivalents())
+    except strength.StrengthError as exc:
+        raise UsageError(str(exc)) from None
+    if not chosen:
+        raise UsageError(f"no mutant matches --only {' --only '.join(args.only)} (see `obsconf strength --list`)")
+    for problem in problems:
+        print(f"EQUIVALENTS {problem}")
+    for mutant in chosen:
+        record = results.get(mutant.id, {})
+        if record.get("status") == strength.SURVIVED:
+            print(f"SURVIVED {mutant.describe()}")
+        elif record.get("status") == strength.ERRORED:
+            print(f"ERRORED {mutant.describe()}: {record.get('detail')}")
+    figures = strength.tally(chosen, results)
+    wall = time.monotonic() - started
+    summed = sum(results[m.id].get("seconds", 0.0) for m in chosen if m.id in results)
+    print(strength.summary_line(figures) + f" (this run {wall:.0f} s; worker time of all results {summed:.0f} s)")
+    if args.report:
+        command = "obsconf strength" + "".join(f" -k {p}" for p in args.k or []) + f" --report {args.report}"
+        text = strength.markdown(chosen, results, mutants.source_path().read_text(), command,
+                                 f"worker time {summed / 60:.0f} min summed over the mutants, on {args.jobs} core(s)")
+        write_atomic(Path(args.report), text)
+        print(f"wrote {args.report}")
+    return 1 if problems or figures["score"] < args.fail_under else 0
+
+
 def cmd_compare(args) -> int:
     """Two implementations on a model outside the corpus."""
     from . import byo
@@ -530,6 +575,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--impl", required=True)
     p.add_argument("--only", action="append", metavar="NAME", help="rename, reorder, respell, no-qconfig, duplicate")
     p.set_defaults(func=cmd_invariants)
+
+    p = with_k(sub.add_parser("strength", help="mutation score: how many mutants of the oracle's prepare.py the corpus kills"))
+    p.add_argument("-j", "--jobs", type=int, default=2, help="mutants run at once, each in its own worker (default 2)")
+    p.add_argument("--only", action="append", metavar="PATTERN", help="only mutants whose id matches, or an operator")
+    p.add_argument("--list", action="store_true", help="list the mutants and run nothing")
+    p.add_argument("--fresh", action="store_true", help="ignore cached results (they stay in the cache file)")
+    p.add_argument("--max-cases", type=int, default=None, metavar="N", help="run each mutant on at most N cases")
+    p.add_argument("--case-timeout", type=float, default=120.0, metavar="SECONDS",
+                   help="a mutant with no case finished in this long is killed (a hang) (default 120)")
+    p.add_argument("--report", metavar="FILE", help="write the Markdown report (docs/strength.md)")
+    p.add_argument("--fail-under", type=float, default=0.0, metavar="PERCENT",
+                   help="exit 1 when fewer non-equivalent mutants than this are killed")
+    p.set_defaults(func=cmd_strength)
     return parser
 
 

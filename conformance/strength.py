@@ -1,0 +1,485 @@
+"""`obsconf strength`: how many mutants of the oracle's prepare.py the corpus kills.
+
+1. A line map: which lines of prepare.py each case executes (coverage.py, one dynamic
+   context per case) and how long the case takes; computed once per torch build, cached,
+   and filled in for new cases only.
+2. Every mutant (conformance/mutants.py) runs, in its own forked worker, against the cases
+   that execute its statement: first the cheapest case of every distinct line set, then
+   the rest, cheapest first; the first case whose plan differs from its golden (or on
+   which the mutant raises, or hangs) kills it. A mutant on a line no case executes is
+   equivalent when that line cannot be reached through prepare_fx at all (the reasons of
+   `obsconf coverage`), else it survives.
+3. Results go to a cache, one JSON line per mutant, as they come: a stopped run goes on
+   where it was; a survivor is run again only on cases added since.
+4. Mutants argued equivalent by hand (conformance/equivalent_mutants.toml) are
+   reported with their argument; the report (docs/strength.md) lists every survivor with
+   its mutation and source line.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import select
+import signal
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from models import SkipCase
+
+from . import diff, mutants
+from .contract import ORACLE, Implementation, oracle_prepare
+from .golden import GoldenError, GoldenStore, write_atomic
+from .runner import CaseError, produce_plan, release_torch_caches
+
+CACHE_ROOT = Path(".obsconf-cache") / "strength"
+EQUIVALENTS = Path(__file__).with_name("equivalent_mutants.toml")
+KILLED, SURVIVED, ERRORED, EQUIVALENT = "killed", "survived", "errored", "equivalent"
+
+
+class StrengthError(Exception):
+    """A setup problem (unreadable equivalents file, no case): one line, exit 2."""
+
+
+# -- the mutant as an implementation ------------------------------------------------------
+
+def mutant_implementation(module, name: str) -> Implementation:
+    """torch's prepare_fx / prepare_qat_fx with quantize_fx's `prepare` (the one function of
+    prepare.py that the rest of torch calls, standalone modules included) taken from `module`.
+    Only ever called in a worker that exits after the mutant, so nothing leaks."""
+    import torch.ao.quantization.quantize_fx as quantize_fx
+
+    def prepare(model, qconfig_mapping, example_inputs, **kwargs):
+        saved = quantize_fx.prepare
+        quantize_fx.prepare = module.prepare
+        try:
+            return oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+        finally:
+            quantize_fx.prepare = saved
+
+    return Implementation(name, prepare)
+
+
+# -- the line map -------------------------------------------------------------------------
+
+def cache_dir(source: str) -> Path:
+    import torch
+
+    return CACHE_ROOT / f"torch-{torch.__version__}-{mutants.source_digest(source)}"
+
+
+def _map_share(cases, path: Path, out: Path) -> None:
+    """In a worker: run `cases` through the oracle under coverage, one context per case."""
+    import coverage
+
+    cov = coverage.Coverage(data_file=None, include=[str(path)], config_file=False)
+    seconds, usable = {}, set()
+    cov.start()
+    for index, case in enumerate(cases):
+        cov.switch_context(case.id)
+        start = time.perf_counter()
+        try:
+            produce_plan(case, ORACLE, collect=False)
+            usable.add(case.id)
+        except (SkipCase, CaseError):
+            pass
+        seconds[case.id] = round(time.perf_counter() - start, 4)
+        if index % 50 == 49:
+            gc.collect()
+    cov.stop()
+    by_line = cov.get_data().contexts_by_lineno(str(path))
+    lines: dict[str, list[int]] = {case.id: [] for case in cases}
+    for line, contexts in by_line.items():
+        for context in contexts:
+            if context in lines:
+                lines[context].append(line)
+    entries = {case.id: {"lines": sorted(lines[case.id]), "seconds": seconds[case.id], "usable": case.id in usable}
+               for case in cases}
+    write_atomic(out, json.dumps(entries))
+
+
+def line_map(cases, source: str, path: Path, jobs: int = 2, say=print) -> dict[str, dict]:
+    """case id -> {lines, seconds, usable} for every case, from the cache where it has them."""
+    file = cache_dir(source) / "lines.json"
+    known = json.loads(file.read_text()) if file.exists() else {}
+    missing = [c for c in cases if c.id not in known]
+    if missing:
+        say(f"line map: running {len(missing)} case(s) through the oracle under coverage on {jobs} core(s)")
+        start = time.monotonic()
+        shares = [missing[i::jobs] for i in range(max(1, jobs))]
+        outs, pids = [], []
+        for index, share in enumerate(shares):
+            out = file.with_name(f"lines.part{index}.json")
+            outs.append(out)
+            sys.stdout.flush()
+            pid = os.fork()
+            if pid == 0:
+                code = 0
+                try:
+                    _map_share(share, path, out)
+                except BaseException as exc:  # noqa: BLE001 (reported by the parent)
+                    print(f"line map worker failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+                    code = 1
+                os._exit(code)
+            pids.append(pid)
+        for pid in pids:
+            os.waitpid(pid, 0)
+        for out in outs:
+            if not out.exists():
+                raise StrengthError(f"line map: a worker left no {out.name}")
+            known.update(json.loads(out.read_text()))
+            out.unlink()
+        write_atomic(file, json.dumps(known, sort_keys=True))
+        say(f"line map: {len(missing)} case(s) in {time.monotonic() - start:.0f} s")
+    return {c.id: known[c.id] for c in cases}
+
+
+@dataclass
+class Plan:
+    """For every mutant, the cases to run it on, in order."""
+
+    order: list[str]  # every usable case id, representatives of distinct line sets first, cheap first
+    by_line: dict[int, set[str]]  # line -> ids of the cases that execute it
+    reached: set[int] = field(default_factory=set)
+
+    def cases_for(self, mutant: mutants.Mutant) -> list[str]:
+        if mutant.function == "<module>":  # module-level code runs on import: every case sees it
+            return list(self.order)
+        hit: set[str] = set()
+        for line in range(mutant.statement, mutant.span[2] + 1):
+            hit |= self.by_line.get(line, set())
+        return [c for c in self.order if c in hit]
+
+
+def make_plan(entries: dict[str, dict]) -> Plan:
+    usable = {cid: e for cid, e in entries.items() if e["usable"]}
+    by_cost = sorted(usable, key=lambda cid: (usable[cid]["seconds"], cid))
+    seen, first, rest = set(), [], []
+    for cid in by_cost:
+        signature = tuple(usable[cid]["lines"])
+        (rest if signature in seen else first).append(cid)
+        seen.add(signature)
+    by_line: dict[int, set[str]] = {}
+    for cid, entry in usable.items():
+        for line in entry["lines"]:
+            by_line.setdefault(line, set()).add(cid)
+    return Plan(first + rest, by_line, set(by_line))
+
+
+# -- running one mutant -------------------------------------------------------------------
+
+def _evaluate(source: str, path: Path, mutant: mutants.Mutant, cases, store: GoldenStore, write) -> dict:
+    """In a worker: run the mutant on `cases` until one kills it. `write` sends a line to the
+    parent: a heartbeat per case, then the result."""
+    try:
+        module = mutants.load(source, path, mutant)
+    except Exception as exc:  # noqa: BLE001 (the mutant does not even import)
+        return {"status": ERRORED, "how": "load", "detail": f"{type(exc).__name__}: {exc}"}
+    impl = mutant_implementation(module, f"mutant {mutant.id}")
+    for index, case in enumerate(cases):
+        write({"case": case.id})
+        try:
+            actual = produce_plan(case, impl, collect=False)
+        except SkipCase:
+            continue
+        except CaseError as exc:
+            message = str(exc)
+            if message.startswith(f"IUT {impl.name!r}") or message.startswith("cannot canonicalise"):
+                return {"status": KILLED, "how": "raised", "case": case.id, "detail": message, "ran": index + 1}
+            return {"status": ERRORED, "how": "harness", "case": case.id, "detail": message, "ran": index + 1}
+        try:
+            expected = store.load(case.id)
+        except GoldenError as exc:
+            return {"status": ERRORED, "how": "golden", "case": case.id, "detail": str(exc), "ran": index + 1}
+        differences = diff.compare(expected, actual)
+        if differences:
+            return {"status": KILLED, "how": "differs", "case": case.id, "detail": differences[0],
+                    "ran": index + 1}
+        if index % 25 == 24:
+            release_torch_caches(collect=True)
+    return {"status": SURVIVED, "ran_ids": [c.id for c in cases]}
+
+
+def _worker(source, path, mutant, cases, store, write_fd) -> None:
+    pipe = os.fdopen(write_fd, "w", buffering=1)
+
+    def write(message):
+        pipe.write(json.dumps(message) + "\n")
+
+    try:
+        result = _evaluate(source, path, mutant, cases, store, write)
+    except BaseException as exc:  # noqa: BLE001
+        result = {"status": ERRORED, "how": "worker", "detail": f"{type(exc).__name__}: {exc}"}
+    write({"result": result})
+    pipe.close()
+    os._exit(0)
+
+
+class _Child:
+    def __init__(self, mutant, cases, pid, fd, previous):
+        self.mutant, self.cases, self.pid, self.fd = mutant, cases, pid, fd
+        self.previous = previous  # the cached survivor record this run extends, if any
+        self.buffer, self.current, self.ran = b"", None, 0
+        self.started = self.beat = time.monotonic()
+
+
+# -- the run ------------------------------------------------------------------------------
+
+def load_results(directory: Path) -> dict[str, dict]:
+    """mutant id -> its latest result line; a torn last line (a run killed mid-write) is ignored."""
+    file = directory / "results.jsonl"
+    results = {}
+    if file.exists():
+        for line in file.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            results[record["id"]] = record
+    return results
+
+
+def run(cases, jobs: int = 2, case_timeout: float = 120.0, only=None, fresh: bool = False,
+        max_cases: int | None = None, store: GoldenStore | None = None, say=print) -> tuple[list, dict, Plan]:
+    """Run every mutant not yet settled in the cache; (mutants, results by id, plan)."""
+    path = mutants.source_path()
+    source = path.read_text()
+    directory = cache_dir(source)
+    directory.mkdir(parents=True, exist_ok=True)
+    store = store or GoldenStore()
+    cases = list(cases)
+    if not cases:
+        raise StrengthError("no case to run mutants on")
+    by_id = {c.id: c for c in cases}
+    chosen = [m for m in mutants.generate(source) if only is None or only(m)]
+    if not chosen:
+        return [], {}, None
+    plan = make_plan(line_map(cases, source, path, jobs, say))
+    results = {} if fresh else load_results(directory)
+    reasons = unreachable_lines(source)
+
+    todo = []
+    for mutant in chosen:
+        ids = plan.cases_for(mutant)
+        if max_cases is not None:
+            ids = ids[:max_cases]
+        record = results.get(mutant.id)
+        if not ids:
+            reason = next((reasons[n] for n in range(mutant.statement, mutant.span[2] + 1) if n in reasons), None)
+            results[mutant.id] = _record(mutant, {"status": EQUIVALENT, "how": "unreachable", "detail": reason}
+                                         if reason else {"status": SURVIVED, "how": "not covered", "ran_ids": []}, 0.0)
+            continue
+        if record is not None and record["status"] != SURVIVED:
+            continue
+        already = set(record.get("ran_ids", ())) if record else set()
+        new = [by_id[i] for i in ids if i not in already]
+        if record is not None and not new:
+            continue
+        todo.append((mutant, new, record))
+    if todo:
+        say(f"strength: {len(todo)} mutant(s) to run of {len(chosen)} ({len(chosen) - len(todo)} settled in "
+            f"{directory}), {jobs} at a time")
+    _run_mutants(todo, source, path, store, directory, results, jobs, case_timeout, say)
+    return chosen, results, plan
+
+
+def _record(mutant: mutants.Mutant, result: dict, seconds: float) -> dict:
+    return {"id": mutant.id, **{k: v for k, v in asdict(mutant).items() if k not in ("span",)},
+            "line": mutant.line, "seconds": round(seconds, 2), **result}
+
+
+def _run_mutants(todo, source, path, store, directory, results, jobs, case_timeout, say) -> None:
+    log = (directory / "results.jsonl").open("a")
+    running: dict[int, _Child] = {}
+    pending = list(todo)
+    done, start, last_said = 0, time.monotonic(), time.monotonic()
+
+    def settle(child: _Child, result: dict) -> None:
+        nonlocal done
+        if child.previous is not None and result["status"] == SURVIVED:
+            result["ran_ids"] = sorted(set(child.previous.get("ran_ids", ())) | set(result.get("ran_ids", ())))
+        record = _record(child.mutant, result, time.monotonic() - child.started)
+        results[child.mutant.id] = record
+        log.write(json.dumps(record) + "\n")
+        log.flush()
+        done += 1
+
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, jobs):
+                mutant, cases, previous = pending.pop(0)
+                read_fd, write_fd = os.pipe()
+                sys.stdout.flush()
+                sys.stderr.flush()
+                pid = os.fork()
+                if pid == 0:
+                    os.close(read_fd)
+                    _worker(source, path, mutant, cases, store, write_fd)
+                os.close(write_fd)
+                running[read_fd] = _Child(mutant, cases, pid, read_fd, previous)
+            ready, _, _ = select.select(list(running), [], [], 1.0)
+            for fd in ready:
+                child = running[fd]
+                chunk = os.read(fd, 1 << 16)
+                if chunk:
+                    child.buffer += chunk
+                    *lines, child.buffer = child.buffer.split(b"\n")
+                    for line in lines:
+                        message = json.loads(line)
+                        if "case" in message:
+                            child.current, child.ran, child.beat = message["case"], child.ran + 1, time.monotonic()
+                        else:
+                            child.result = message["result"]
+                    continue
+                os.close(fd)
+                del running[fd]
+                _, status = os.waitpid(child.pid, 0)
+                result = getattr(child, "result", None)
+                if result is None:  # died mid-case: the crash happened while the mutant ran
+                    result = {"status": KILLED, "how": "crashed", "case": child.current, "ran": child.ran,
+                              "detail": f"the worker died (status {status}) while the mutant ran"}
+                settle(child, result)
+            now = time.monotonic()
+            for fd, child in list(running.items()):
+                if now - child.beat > case_timeout:
+                    os.kill(child.pid, signal.SIGKILL)
+                    os.waitpid(child.pid, 0)
+                    os.close(fd)
+                    del running[fd]
+                    settle(child, {"status": KILLED, "how": "timeout", "case": child.current, "ran": child.ran,
+                                   "detail": f"no case finished within {case_timeout:g} s: the worker was killed"})
+            if now - last_said > 30 and todo:
+                rate = done / (now - start) if now > start else 0
+                say(f"strength: {done}/{len(todo)} mutants, {rate:.2f}/s, {int(now - start)} s elapsed")
+                last_said = now
+    finally:
+        for child in running.values():
+            os.kill(child.pid, signal.SIGKILL)
+            os.waitpid(child.pid, 0)
+        log.close()
+
+
+# -- equivalence ----------------------------------------------------------------------------
+
+def unreachable_lines(source: str) -> dict[int, str]:
+    """line -> why prepare_fx cannot get there (coverage's reasons of kind unreachable or pt2e)."""
+    from .coverage import REASONS, function_of
+
+    lines = source.splitlines()
+    found = {}
+    for number, text in enumerate(lines, start=1):
+        reason = REASONS.get((function_of(lines, number), text.strip()))
+        if reason and reason[0] in ("unreachable", "pt2e"):
+            found[number] = f"{reason[0]}: {reason[1]}"
+    return found
+
+
+@dataclass(frozen=True)
+class Argument:
+    mutant: str
+    function: str
+    original: str
+    argument: str
+
+
+def load_equivalents(file: Path = EQUIVALENTS) -> list[Argument]:
+    """The mutants argued equivalent by hand; StrengthError (one line, naming the file) when unreadable."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    if not file.exists():
+        return []
+    try:
+        data = tomllib.loads(file.read_text())
+        return [Argument(e["mutant"], e["function"], e["original"], e["argument"]) for e in data.get("equivalent", [])]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StrengthError(f"{file}: unreadable equivalent-mutant list ({type(exc).__name__}: {exc})") from None
+
+
+def settle_equivalents(chosen, results: dict, arguments: list[Argument]) -> list[str]:
+    """Turn argued survivors into equivalents; return the problems with the list (an argument
+    for a mutant this prepare.py lacks or whose text changed, or for one that was killed)."""
+    by_id = {m.id: m for m in chosen}
+    problems = []
+    for arg in arguments:
+        mutant = by_id.get(arg.mutant)
+        record = results.get(arg.mutant)
+        if mutant is None or record is None:
+            problems.append(f"{arg.mutant}: no such mutant of this prepare.py (stale argument)")
+        elif (mutant.function, mutant.original) != (arg.function, arg.original):
+            problems.append(f"{arg.mutant}: the source there changed ({mutant.function}: {mutant.original}); "
+                            "argue it again")
+        elif record["status"] == KILLED:
+            problems.append(f"{arg.mutant}: argued equivalent but killed by {record.get('case')}")
+        elif record["status"] == SURVIVED:
+            results[arg.mutant] = {**record, "status": EQUIVALENT, "how": "argued", "detail": arg.argument}
+    return problems
+
+
+# -- the report -----------------------------------------------------------------------------
+
+def tally(chosen, results: dict) -> dict:
+    statuses = Counter(results[m.id]["status"] for m in chosen if m.id in results)
+    killed = statuses[KILLED]
+    considered = len(chosen) - statuses[EQUIVALENT]
+    return {"mutants": len(chosen), "killed": killed, "survived": statuses[SURVIVED], "errored": statuses[ERRORED],
+            "equivalent": statuses[EQUIVALENT], "not run": len(chosen) - sum(statuses.values()),
+            "score": 100.0 * killed / considered if considered else 100.0,
+            "how": dict(Counter(results[m.id].get("how", "") for m in chosen
+                                if m.id in results and results[m.id]["status"] == KILLED))}
+
+
+def summary_line(figures: dict) -> str:
+    return (f"{figures['mutants']} mutants: {figures['killed']} killed, {figures['survived']} survived, "
+            f"{figures['errored']} errored, {figures['equivalent']} equivalent"
+            + (f", {figures['not run']} not run" if figures["not run"] else "")
+            + f"; score {figures['score']:.1f} % of the non-equivalent ones killed")
+
+
+def markdown(chosen, results: dict, source: str, command: str, wall: str) -> str:
+    import torch
+
+    figures = tally(chosen, results)
+    lines = source.splitlines()
+    out = ["# Suite strength: mutants of the oracle's prepare.py", "",
+           f"Mutants of torch {torch.__version__}'s `torch/ao/quantization/fx/prepare.py` "
+           f"({len(lines)} lines, sha256 {mutants.source_digest(source)}), each run against the corpus "
+           f"by `{command}` ({wall}). A mutant is **killed** when a case's plan differs from its golden, the mutant "
+           "raises (reported as the IUT's error) or hangs; **errored** when the harness failed around it; "
+           "**equivalent** when no call of prepare_fx / prepare_qat_fx can tell it from the original (the "
+           "argument is given); else it **survived**.", "",
+           f"**{summary_line(figures)}.**", "",
+           "| how killed | mutants |", "| --- | --- |"]
+    out += [f"| {how} | {count} |" for how, count in sorted(figures["how"].items())]
+    out += ["", "| operator | mutants | killed | survived | equivalent | errored |", "| --- | --- | --- | --- | --- | --- |"]
+    for operator in mutants.OPERATORS:
+        of = [results.get(m.id, {}).get("status") for m in chosen if m.operator == operator]
+        out.append(f"| {operator} | {len(of)} | {of.count(KILLED)} | {of.count(SURVIVED)} | {of.count(EQUIVALENT)} "
+                   f"| {of.count(ERRORED)} |")
+    out += ["", "Operators: " + "; ".join(f"`{name}`: {fn.__doc__.split(chr(10))[0]}"
+                                          for name, fn in mutants.OPERATORS.items()), ""]
+    for title, status in (("Survivors", SURVIVED), ("Errored", ERRORED), ("Equivalent mutants", EQUIVALENT)):
+        of = [m for m in chosen if results.get(m.id, {}).get("status") == status]
+        out += [f"## {title} ({len(of)})", ""]
+        if not of:
+            out += ["None.", ""]
+            continue
+        out += ["| mutant | function | line | mutation | why / cases run |", "| --- | --- | --- | --- | --- |"]
+        for m in of:
+            record = results[m.id]
+            why = record.get("detail") or (f"conforms on all {len(record.get('ran_ids', []))} cases executing it"
+                                           if record.get("ran_ids") else "no case executes it")
+            code = lines[m.line - 1].strip()
+            out.append(f"| `{m.id}` | `{m.function}` | {m.line}: `{_cell(code)}` | `{_cell(m.original)}` -> "
+                       f"`{_cell(m.mutated)}` | {_cell(why)} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("`", "'")
