@@ -342,7 +342,8 @@ def cmd_strength(args) -> int:
     started = time.monotonic()
     try:
         chosen, results, _ = strength.run(select(args.k), jobs=args.jobs, case_timeout=args.case_timeout, only=only,
-                                          fresh=args.fresh, max_cases=args.max_cases, store=GoldenStore(args.golden_dir))
+                                          fresh=args.fresh, max_cases=args.max_cases,
+                                          depth=args.depth, store=GoldenStore(args.golden_dir))
         problems = strength.settle_equivalents(chosen, results, strength.load_equivalents())
     except strength.StrengthError as exc:
         raise UsageError(str(exc)) from None
@@ -581,6 +582,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", action="append", metavar="PATTERN", help="only mutants whose id matches, or an operator")
     p.add_argument("--list", action="store_true", help="list the mutants and run nothing")
     p.add_argument("--fresh", action="store_true", help="ignore cached results (they stay in the cache file)")
+    p.add_argument("--depth", choices=("local", "fast", "all"), default="fast",
+                   help="how far survivors go: the cheapest case of each distinct set of lines executed in the "
+                        "mutant's function (local), then in all of prepare.py (fast, default), then every case "
+                        "executing the mutant (all)")
     p.add_argument("--max-cases", type=int, default=None, metavar="N", help="run each mutant on at most N cases")
     p.add_argument("--case-timeout", type=float, default=120.0, metavar="SECONDS",
                    help="a mutant with no case finished in this long is killed (a hang) (default 120)")

@@ -40,6 +40,7 @@ class Mutant:
     variant: int
     function: str
     statement: int  # first line of the innermost statement holding the spot (what coverage records)
+    scope: tuple[int, int]  # first and last line of the enclosing function; (0, 0) at module level
     original: str
     mutated: str
 
@@ -208,22 +209,23 @@ def _span(node) -> tuple[int, int, int, int]:
     return (node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
 
 
-def _walk(tree) -> Iterator[tuple[ast.AST, ast.AST | None, str | None, str, int]]:
-    """(node, parent, field, enclosing function, line of the innermost statement holding it)
-    for every node that may be mutated."""
+def _walk(tree) -> Iterator[tuple[ast.AST, ast.AST | None, str | None, tuple, int]]:
+    """(node, parent, field, (enclosing top-level function, its first and last line), line of
+    the innermost statement holding it) for every node that may be mutated."""
     def visit(node, parent, field, function, statement):
         if _skipped(node, parent, field):
             return
         if isinstance(node, ast.stmt):
             statement = node.lineno
-        inner = node.name if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else function
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and function[0] == "<module>":
+            function = (node.name, (node.lineno, node.end_lineno))  # nested functions belong to the outer one
         if hasattr(node, "lineno"):
-            yield node, parent, field, inner, statement
+            yield node, parent, field, function, statement
         for name, value in ast.iter_fields(node):
             for child in value if isinstance(value, list) else [value]:
                 if isinstance(child, ast.AST):
-                    yield from visit(child, node, name, inner, statement)
-    yield from visit(tree, None, None, "<module>", 0)
+                    yield from visit(child, node, name, function, statement)
+    yield from visit(tree, None, None, ("<module>", (0, 0)), 0)
 
 
 def _short(text: str, limit: int = 100) -> str:
@@ -252,7 +254,7 @@ def generate(source: str) -> list[Mutant]:
     """Every mutant of `source`, in file order, each (operator, node type, span, variant) once."""
     tree = ast.parse(source)
     seen, mutants = set(), []
-    for node, parent, field, function, statement in _walk(tree):
+    for node, parent, field, (function, scope), statement in _walk(tree):
         for operator, make in OPERATORS.items():
             for variant, replacement in enumerate(make(node, parent, field)):
                 key = (operator, type(node).__name__, _span(node), variant)
@@ -261,7 +263,7 @@ def generate(source: str) -> list[Mutant]:
                 seen.add(key)
                 original = (f"def {node.name}" if isinstance(node, ast.FunctionDef)
                             else _short(ast.get_source_segment(source, node) or ast.unparse(node)))
-                mutants.append(Mutant(operator, type(node).__name__, _span(node), variant, function, statement, original,
+                mutants.append(Mutant(operator, type(node).__name__, _span(node), variant, function, statement, scope, original,
                                       _shown(replacement)))
     mutants.sort(key=lambda m: (m.span, m.operator, m.variant))
     return mutants

@@ -4,8 +4,9 @@
    context per case) and how long the case takes; computed once per torch build, cached,
    and filled in for new cases only.
 2. Every mutant (conformance/mutants.py) runs, in its own forked worker, against the cases
-   that execute its statement: first the cheapest case of every distinct line set, then
-   the rest, cheapest first; the first case whose plan differs from its golden (or on
+   that execute its statement, cheapest first and depth by depth (Plan): the cases that
+   differ within its function, then those that differ anywhere in prepare.py, then (with
+   --depth all) every case. The first case whose plan differs from its golden (or on
    which the mutant raises, or hangs) kills it. A mutant on a line no case executes is
    equivalent when that line cannot be reached through prepare_fx at all (the reasons of
    `obsconf coverage`), else it survives.
@@ -138,36 +139,73 @@ def line_map(cases, source: str, path: Path, jobs: int = 2, say=print) -> dict[s
     return {c.id: known[c.id] for c in cases}
 
 
+DEPTHS = ("local", "fast", "all")
+FAST_CASE_SECONDS = 0.5  # the oracle's time for a case, under coverage, when the line map was made
+
+
 @dataclass
 class Plan:
-    """For every mutant, the cases to run it on, in order."""
+    """For every mutant, the cases to run it on, in order, at three depths:
+    local - the cheapest case of each distinct set of lines executed in the mutant's function;
+    fast  - the cheapest case of each distinct set of lines executed in all of prepare.py
+            (a case it leaves out executes exactly the lines of one it keeps), leaving the
+            sets only slow cases have (over FAST_CASE_SECONDS: big torchvision graphs) to
+            the next depth;
+    all   - every case that executes the mutant's statement.
+    Each depth's cases come cheapest first."""
 
-    order: list[str]  # every usable case id, representatives of distinct line sets first, cheap first
+    fast: list[str]
+    rest: list[str]  # every other usable case, cheapest first
+    lines: dict[str, list[int]]
     by_line: dict[int, set[str]]  # line -> ids of the cases that execute it
-    reached: set[int] = field(default_factory=set)
+    _local: dict[tuple[int, int], list[str]] = field(default_factory=dict)
 
-    def cases_for(self, mutant: mutants.Mutant) -> list[str]:
+    def covering(self, mutant: mutants.Mutant) -> set[str]:
         if mutant.function == "<module>":  # module-level code runs on import: every case sees it
-            return list(self.order)
+            return set(self.lines)
         hit: set[str] = set()
         for line in range(mutant.statement, mutant.span[2] + 1):
             hit |= self.by_line.get(line, set())
-        return [c for c in self.order if c in hit]
+        return hit
+
+    def cases_for(self, mutant: mutants.Mutant, depth: str = "fast") -> list[str]:
+        hit = self.covering(mutant)
+        if depth == "all":
+            return [c for c in self.fast + self.rest if c in hit]
+        if depth == "local" and mutant.function != "<module>":
+            return [c for c in self._local_representatives(mutant.scope) if c in hit]
+        return [c for c in self.fast if c in hit]
+
+    def _local_representatives(self, scope: tuple[int, int]) -> list[str]:
+        if scope not in self._local:
+            low, high = scope
+            seen, chosen = set(), []
+            for cid in self.fast + self.rest:
+                signature = tuple(n for n in self.lines[cid] if low <= n <= high)
+                if signature and signature not in seen:
+                    seen.add(signature)
+                    chosen.append(cid)
+            self._local[scope] = chosen
+        return self._local[scope]
 
 
 def make_plan(entries: dict[str, dict]) -> Plan:
     usable = {cid: e for cid, e in entries.items() if e["usable"]}
     by_cost = sorted(usable, key=lambda cid: (usable[cid]["seconds"], cid))
-    seen, first, rest = set(), [], []
+    seen, fast, slow, rest = set(), [], [], []
     for cid in by_cost:
         signature = tuple(usable[cid]["lines"])
-        (rest if signature in seen else first).append(cid)
+        if signature in seen:
+            rest.append(cid)
+        else:
+            (fast if usable[cid]["seconds"] <= FAST_CASE_SECONDS else slow).append(cid)
         seen.add(signature)
+    rest = slow + rest
     by_line: dict[int, set[str]] = {}
     for cid, entry in usable.items():
         for line in entry["lines"]:
             by_line.setdefault(line, set()).add(cid)
-    return Plan(first + rest, by_line, set(by_line))
+    return Plan(fast, rest, {cid: e["lines"] for cid, e in usable.items()}, by_line)
 
 
 # -- running one mutant -------------------------------------------------------------------
@@ -201,7 +239,7 @@ def _evaluate(source: str, path: Path, mutant: mutants.Mutant, cases, store: Gol
                     "ran": index + 1}
         if index % 25 == 24:
             release_torch_caches(collect=True)
-    return {"status": SURVIVED, "ran_ids": [c.id for c in cases]}
+    return {"status": SURVIVED, "ran_ids": [c.id for c in cases]}  # with those of earlier runs (settle)
 
 
 def _worker(source, path, mutant, cases, store, write_fd) -> None:
@@ -244,8 +282,11 @@ def load_results(directory: Path) -> dict[str, dict]:
 
 
 def run(cases, jobs: int = 2, case_timeout: float = 120.0, only=None, fresh: bool = False,
-        max_cases: int | None = None, store: GoldenStore | None = None, say=print) -> tuple[list, dict, Plan]:
-    """Run every mutant not yet settled in the cache; (mutants, results by id, plan)."""
+        max_cases: int | None = None, depth: str = "fast", store: GoldenStore | None = None,
+        say=print) -> tuple[list, dict, Plan]:
+    """Run every mutant not yet settled in the cache, depth by depth up to `depth` (local,
+    fast, all: see Plan): a mutant that survives one depth goes on to the cases the next
+    one adds. Returns (mutants, results by id, plan)."""
     path = mutants.source_path()
     source = path.read_text()
     directory = cache_dir(source)
@@ -262,28 +303,28 @@ def run(cases, jobs: int = 2, case_timeout: float = 120.0, only=None, fresh: boo
     results = {} if fresh else load_results(directory)
     reasons = unreachable_lines(source)
 
-    todo = []
     for mutant in chosen:
-        ids = plan.cases_for(mutant)
-        if max_cases is not None:
-            ids = ids[:max_cases]
-        record = results.get(mutant.id)
-        if not ids:
+        if not plan.covering(mutant):
             reason = next((reasons[n] for n in range(mutant.statement, mutant.span[2] + 1) if n in reasons), None)
             results[mutant.id] = _record(mutant, {"status": EQUIVALENT, "how": "unreachable", "detail": reason}
-                                         if reason else {"status": SURVIVED, "how": "not covered", "ran_ids": []}, 0.0)
-            continue
-        if record is not None and record["status"] != SURVIVED:
-            continue
-        already = set(record.get("ran_ids", ())) if record else set()
-        new = [by_id[i] for i in ids if i not in already]
-        if record is not None and not new:
-            continue
-        todo.append((mutant, new, record))
-    if todo:
-        say(f"strength: {len(todo)} mutant(s) to run of {len(chosen)} ({len(chosen) - len(todo)} settled in "
-            f"{directory}), {jobs} at a time")
-    _run_mutants(todo, source, path, store, directory, results, jobs, case_timeout, say)
+                                         if reason else {"status": SURVIVED, "how": "not covered", "ran_ids": [],
+                                                         "covering": 0}, 0.0)
+    for level in DEPTHS[: DEPTHS.index(depth) + 1]:
+        todo = []
+        for mutant in chosen:
+            record = results.get(mutant.id)
+            if record is not None and (record["status"] != SURVIVED or record.get("how") == "not covered"):
+                continue
+            ids = plan.cases_for(mutant, level)[:max_cases]
+            already = set(record.get("ran_ids", ())) if record else set()
+            new = [by_id[i] for i in ids if i not in already]
+            if record is not None and not new:
+                continue
+            todo.append((mutant, new, record, len(plan.covering(mutant))))
+        if todo:
+            say(f"strength: {len(todo)} mutant(s) to run at depth {level} of {len(chosen)} (cache: {directory}), "
+                f"{jobs} at a time")
+        _run_mutants(todo, source, path, store, directory, results, jobs, case_timeout, say)
     return chosen, results, plan
 
 
@@ -302,7 +343,7 @@ def _run_mutants(todo, source, path, store, directory, results, jobs, case_timeo
         nonlocal done
         if child.previous is not None and result["status"] == SURVIVED:
             result["ran_ids"] = sorted(set(child.previous.get("ran_ids", ())) | set(result.get("ran_ids", ())))
-        record = _record(child.mutant, result, time.monotonic() - child.started)
+        record = _record(child.mutant, {**result, "covering": child.covering}, time.monotonic() - child.started)
         results[child.mutant.id] = record
         log.write(json.dumps(record) + "\n")
         log.flush()
@@ -311,7 +352,7 @@ def _run_mutants(todo, source, path, store, directory, results, jobs, case_timeo
     try:
         while pending or running:
             while pending and len(running) < max(1, jobs):
-                mutant, cases, previous = pending.pop(0)
+                mutant, cases, previous, covering = pending.pop(0)
                 read_fd, write_fd = os.pipe()
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -321,6 +362,7 @@ def _run_mutants(todo, source, path, store, directory, results, jobs, case_timeo
                     _worker(source, path, mutant, cases, store, write_fd)
                 os.close(write_fd)
                 running[read_fd] = _Child(mutant, cases, pid, read_fd, previous)
+                running[read_fd].covering = covering
             ready, _, _ = select.select(list(running), [], [], 1.0)
             for fd in ready:
                 child = running[fd]
@@ -472,8 +514,9 @@ def markdown(chosen, results: dict, source: str, command: str, wall: str) -> str
         out += ["| mutant | function | line | mutation | why / cases run |", "| --- | --- | --- | --- | --- |"]
         for m in of:
             record = results[m.id]
-            why = record.get("detail") or (f"conforms on all {len(record.get('ran_ids', []))} cases executing it"
-                                           if record.get("ran_ids") else "no case executes it")
+            why = record.get("detail") or (
+                f"conforms on the {len(record['ran_ids'])} of the {record.get('covering')} cases executing it that ran"
+                if record.get("ran_ids") else "no case executes it")
             code = lines[m.line - 1].strip()
             out.append(f"| `{m.id}` | `{m.function}` | {m.line}: `{_cell(code)}` | `{_cell(m.original)}` -> "
                        f"`{_cell(m.mutated)}` | {_cell(why)} |")

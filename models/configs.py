@@ -205,3 +205,40 @@ PRESETS.update(
         )
     }
 )
+
+
+# Activation dtypes beyond quint8 / qint8 / float16 (torch 2.2 and 2.4 widened the observed
+# ones): a custom backend whose linear takes and gives that dtype, and a qconfig that asks
+# for it. One preset a dtype (the rules family's wide-dtypes recipe runs them).
+WIDE_DTYPES = {
+    "qint32": torch.qint32, "uint8": torch.uint8, "int8": torch.int8, "int16": torch.int16, "int32": torch.int32,
+    "float8-e5m2": torch.float8_e5m2, "float8-e4m3fn": torch.float8_e4m3fn,
+}
+
+
+def _wide_mapping(dtype) -> Callable[[], QConfigMapping]:
+    return lambda: QConfigMapping().set_global(
+        QConfig(activation=MinMaxObserver.with_args(dtype=dtype), weight=default_weight_observer))
+
+
+def _wide_backend(dtype):
+    def build():
+        from torch.ao.quantization.backend_config import (
+            BackendConfig, BackendPatternConfig, DTypeConfig, ObservationType)
+
+        config = DTypeConfig(input_dtype=dtype, output_dtype=dtype, weight_dtype=torch.qint8, bias_dtype=torch.float)
+        shared = DTypeConfig(input_dtype=dtype, output_dtype=dtype)
+        return BackendConfig(f"wide-{dtype}").set_backend_pattern_configs([
+            BackendPatternConfig(nn.Linear)
+            .set_observation_type(ObservationType.OUTPUT_USE_DIFFERENT_OBSERVER_AS_INPUT)
+            .add_dtype_config(config),
+            BackendPatternConfig(torch.flatten)
+            .set_observation_type(ObservationType.OUTPUT_SHARE_OBSERVER_WITH_INPUT)
+            .add_dtype_config(shared)])
+    return build
+
+
+PRESETS.update({
+    f"wide-{name}": ConfigPreset(f"wide-{name}", _wide_mapping(dtype), _wide_backend(dtype), tags=("static", "wide-dtype"))
+    for name, dtype in WIDE_DTYPES.items()
+})

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
 
-from .configs import STATIC_AND_QAT
+from .configs import STATIC_AND_QAT, WIDE_DTYPES
 from .patterns import Embedding, FixedQParams
 from .recipe import Recipe
 from .standalone import ConvReLU
@@ -265,6 +265,21 @@ class DynamicLayers(nn.Module):
         return y
 
 
+class TwoLinears(nn.Module):
+    """flatten (sharing its input's observer) straight after the graph input, then two
+    linears: each activation dtype the wide-dtype presets name is observed on every edge,
+    and flatten shares the input's observer only where the input is not taken to be
+    quantized already (quint8 and uint8 inputs are)."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = nn.Linear(8, 8)
+        self.second = nn.Linear(8, 4)
+
+    def forward(self, x):
+        return self.second(self.first(torch.flatten(x, 1)))
+
+
 ALL_STATIC = ("x86-static", "qnnpack-static", "x86-qat", "native-fp16")
 
 RECIPES = [
@@ -304,6 +319,10 @@ RECIPES = [
     Recipe("rules", "api-forms", Mixed, _image, tags=("api",), presets=("x86-dict-configs", "default-backend")),
     Recipe("rules", "equalization-dict", Equalization, lambda: (torch.randn(2, 8), torch.randn(2, 8), torch.randn(2, 8)),
            tags=("equalization", "api"), presets=("x86-dict-configs",)),
+    # Asked for by `obsconf strength` (docs/strength.md): each kills the mutants named.
+    # _OBS_DTYPE_LIST without one dtype; _is_observer_in_same_graph without uint8.
+    Recipe("rules", "wide-dtypes", TwoLinears, _vector, tags=("wide-dtype", "linear"),
+           presets=tuple(f"wide-{name}" for name in WIDE_DTYPES)),
     Recipe("rules", "embedding-weight-only", Embedding, lambda: (torch.randint(0, 10, (2, 5)),),
            tags=("embedding", "weight-only"), presets=("x86-embedding-weight-only",)),
 ]

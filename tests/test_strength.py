@@ -95,8 +95,9 @@ def test_killed_survived_and_resumed(cat_cases, cache):
     # the equalization observer is never needed without an equalization config: conforms on these cases
     survivor = _ids("_maybe_insert_input_equalization_observers_for_node", "early-return")[0]
     said = []
-    chosen, results, plan = strength.run(cat_cases, jobs=2, only=_pick(sharing, crash, survivor), say=said.append)
-    assert len(chosen) == 3 and len(plan.order) == len(cat_cases)
+    chosen, results, plan = strength.run(cat_cases, jobs=2, only=_pick(sharing, crash, survivor), depth="all",
+                                         say=said.append)
+    assert len(chosen) == 3 and len(plan.fast) + len(plan.rest) == len(cat_cases)
     assert results[sharing]["status"] == strength.KILLED and results[sharing]["how"] == "differs"
     assert "patterns/cat/" in results[sharing]["case"] and "cat -> output" in results[sharing]["detail"]
     assert results[crash]["status"] == strength.KILLED and results[crash]["how"] == "raised"
@@ -111,13 +112,14 @@ def test_killed_survived_and_resumed(cat_cases, cache):
     with log.open("a") as f:
         f.write('{"id": "torn')
     said.clear()
-    _, again, _ = strength.run(cat_cases, jobs=2, only=_pick(sharing, crash, survivor), say=said.append)
+    _, again, _ = strength.run(cat_cases, jobs=2, only=_pick(sharing, crash, survivor), depth="all",
+                               say=said.append)
     assert not [s for s in said if s.startswith("strength:")]
     assert {k: again[k]["status"] for k in again} == {k: results[k]["status"] for k in results}
 
     # a survivor runs again on new cases only
     more = cat_cases + [c for c in all_cases() if c.id.startswith("patterns/add/")]
-    _, grown, _ = strength.run(more, jobs=1, only=_pick(survivor), say=said.append)
+    _, grown, _ = strength.run(more, jobs=1, only=_pick(survivor), depth="all", say=said.append)
     assert len(grown[survivor]["ran_ids"]) == len(more)
 
 
@@ -192,6 +194,16 @@ def test_cli_lists_mutants_and_rejects_an_unknown_one(capsys, cache):
     assert listed and all(line.startswith("early-return@") for line in listed)
     assert main(["strength", "-k", "patterns/cat/", "--only", "no-such-mutant"]) == 2
     assert "no mutant matches" in capsys.readouterr().err
+
+
+def test_depths_narrow_the_cases_a_mutant_runs_on(cat_cases, cache):
+    source, path = mutants.source_path().read_text(), mutants.source_path()
+    plan = strength.make_plan(strength.line_map(cat_cases, source, path, jobs=2, say=lambda s: None))
+    mutant = next(m for m in mutants.generate(source) if m.function == "_maybe_insert_input_equalization_observers_for_node")
+    local, fast, every = (plan.cases_for(mutant, depth) for depth in strength.DEPTHS)
+    assert set(local) <= set(fast) <= set(every) == plan.covering(mutant) == {c.id for c in cat_cases}
+    assert len(local) < len(fast)  # every case runs the function the same way, but not the rest of prepare
+    assert len({tuple(plan.lines[c]) for c in fast}) == len(fast) == len({tuple(plan.lines[c]) for c in every})
 
 
 def test_the_line_map_is_cached_per_case(cat_cases, cache):
