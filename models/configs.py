@@ -242,3 +242,64 @@ PRESETS.update({
     f"wide-{name}": ConfigPreset(f"wide-{name}", _wide_mapping(dtype), _wide_backend(dtype), tags=("static", "wide-dtype"))
     for name, dtype in WIDE_DTYPES.items()
 })
+
+
+# Backends that support linear and cat for every part of the x86 default qconfig but one
+# (an input, weight, bias or output dtype, the dynamic flag, a range constraint), or that
+# leave one dtype unset (None: anything goes). prepare leaves a pattern its backend does
+# not support in float; each preset moves one of the checks that decide it.
+def _support_backend(**changes):
+    def build():
+        from torch.ao.quantization.backend_config import (
+            BackendConfig, BackendPatternConfig, DTypeConfig, DTypeWithConstraints, ObservationType)
+
+        def constrained(dtype, key):
+            if changes.get(key) == "narrow":
+                return DTypeWithConstraints(dtype=dtype, quant_min_lower_bound=0, quant_max_upper_bound=100)
+            if changes.get(key) == "narrow-weight":
+                return DTypeWithConstraints(dtype=dtype, quant_min_lower_bound=-127, quant_max_upper_bound=127)
+            return changes.get(key, dtype)
+
+        linear = DTypeConfig(input_dtype=constrained(torch.quint8, "input"), output_dtype=constrained(torch.quint8, "output"),
+                             weight_dtype=constrained(torch.qint8, "weight"), bias_dtype=changes.get("bias", torch.float),
+                             is_dynamic=changes.get("is_dynamic", None))
+        shared = DTypeConfig(input_dtype=constrained(torch.quint8, "input"), output_dtype=constrained(torch.quint8, "output"),
+                             is_dynamic=changes.get("is_dynamic", None))
+        return BackendConfig("support").set_backend_pattern_configs([
+            BackendPatternConfig(nn.Linear)
+            .set_observation_type(ObservationType.OUTPUT_USE_DIFFERENT_OBSERVER_AS_INPUT)
+            .add_dtype_config(linear),
+            BackendPatternConfig(F.linear)  # weight and bias are graph arguments here: their checks run
+            .set_observation_type(ObservationType.OUTPUT_USE_DIFFERENT_OBSERVER_AS_INPUT)
+            .add_dtype_config(linear)
+            ._set_input_type_to_index({"weight": 1, "bias": 2}),
+            BackendPatternConfig(torch.cat)
+            .set_observation_type(ObservationType.OUTPUT_SHARE_OBSERVER_WITH_INPUT)
+            .add_dtype_config(shared)])
+    return build
+
+
+SUPPORT_PRESETS = {
+    "support-all": {},
+    "support-input-dtype": {"input": torch.qint8},
+    "support-input-range": {"input": "narrow"},
+    "support-input-any": {"input": None},
+    "support-dynamic": {"is_dynamic": True},
+    "support-weight-dtype": {"weight": torch.quint8},
+    "support-weight-range": {"weight": "narrow-weight"},
+    "support-weight-any": {"weight": None},
+    "support-bias-dtype": {"bias": torch.float16},
+    "support-output-dtype": {"output": torch.qint8},
+    "support-output-range": {"output": "narrow"},
+    "support-output-any": {"output": None},
+}
+PRESETS.update({
+    name: ConfigPreset(name, lambda: get_default_qconfig_mapping("x86"), _support_backend(**changes),
+                       tags=("static", "backend-support"))
+    for name, changes in SUPPORT_PRESETS.items()
+})
+
+
+PRESETS["x86-equalization-partial"] = ConfigPreset(
+    "x86-equalization-partial", lambda: get_default_qconfig_mapping("x86").set_module_name("float_side", None),
+    get_x86_backend_config, equalization_config=_equalization, tags=("static", "equalization"))

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
 
-from .configs import STATIC_AND_QAT, WIDE_DTYPES
+from .configs import STATIC_AND_QAT, SUPPORT_PRESETS, WIDE_DTYPES
 from .patterns import Embedding, FixedQParams
 from .recipe import Recipe
 from .standalone import ConvReLU
@@ -280,6 +280,43 @@ class TwoLinears(nn.Module):
         return self.second(self.first(torch.flatten(x, 1)))
 
 
+class LinearAndCats(nn.Module):
+    """A linear module, a functional linear (its weight and bias are graph arguments) and
+    cat of a list and of a tuple: the patterns the backend-support presets support in every
+    way but one."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(8, 8)
+        self.w = nn.Parameter(torch.randn(8, 8))
+        self.b = nn.Parameter(torch.randn(8))
+
+    def forward(self, x, y):
+        z = self.linear(x)
+        v = F.linear(y, self.w, self.b)
+        return torch.cat([z, v], 1), torch.cat((v, z), 1)
+
+
+class EqualizationBeside(nn.Module):
+    """Equalized linears whose input also feeds a module left in float (float_side has a
+    None qconfig), a quantized module (a quantized branch: no equalization), and a
+    functional linear without bias (its None argument takes no observer)."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = nn.Linear(8, 8)
+        self.float_side = nn.Sigmoid()
+        self.second = nn.Linear(8, 4)
+        self.third = nn.Linear(8, 4)
+        self.w = nn.Parameter(torch.randn(4, 8))
+
+    def forward(self, x, z):
+        a = self.first(x)
+        b = self.float_side(x)
+        c = self.second(z) + self.third(z)
+        return a, b, c, F.linear(a, self.w, None)
+
+
 ALL_STATIC = ("x86-static", "qnnpack-static", "x86-qat", "native-fp16")
 
 RECIPES = [
@@ -323,6 +360,12 @@ RECIPES = [
     # _OBS_DTYPE_LIST without one dtype; _is_observer_in_same_graph without uint8.
     Recipe("rules", "wide-dtypes", TwoLinears, _vector, tags=("wide-dtype", "linear"),
            presets=tuple(f"wide-{name}" for name in WIDE_DTYPES)),
+    # _is_*_supported_by_backend and the fallback to float when a pattern is not supported.
+    Recipe("rules", "backend-support", LinearAndCats, lambda: (torch.randn(2, 8), torch.randn(2, 8)),
+           tags=("backend-support", "linear", "cat"), presets=tuple(SUPPORT_PRESETS)),
+    # is_quantized_branch: which other users of an equalized node's input count as quantized.
+    Recipe("rules", "equalization-beside", EqualizationBeside, lambda: (torch.randn(2, 8), torch.randn(2, 8)),
+           tags=("equalization", "branch"), presets=("x86-equalization-partial",)),
     Recipe("rules", "embedding-weight-only", Embedding, lambda: (torch.randint(0, 10, (2, 5)),),
            tags=("embedding", "weight-only"), presets=("x86-embedding-weight-only",)),
 ]
