@@ -303,3 +303,20 @@ PRESETS.update({
 PRESETS["x86-equalization-partial"] = ConfigPreset(
     "x86-equalization-partial", lambda: get_default_qconfig_mapping("x86").set_module_name("float_side", None),
     get_x86_backend_config, equalization_config=_equalization, tags=("static", "equalization"))
+
+
+# The mappings by module type: fusion (LinearReLU) and the QAT swap (qat.Linear) make new
+# module types, which prepare must add to the mapping (_update_qconfig_for_fusion / _qat).
+def _by_type(qconfig) -> QConfigMapping:
+    return QConfigMapping().set_object_type(nn.Linear, qconfig).set_object_type(nn.ReLU, qconfig)
+
+
+PRESETS.update({
+    "x86-by-type": ConfigPreset("x86-by-type", lambda: _by_type(get_default_qconfig("x86")), get_x86_backend_config,
+                                tags=("static", "object-type")),
+    "x86-qat-by-type": ConfigPreset("x86-qat-by-type", lambda: _by_type(get_default_qat_qconfig_mapping("x86").global_qconfig),
+                                    get_x86_backend_config, is_qat=True, tags=("qat", "object-type")),
+    "x86-equalization-by-type": ConfigPreset(
+        "x86-equalization-by-type", lambda: get_default_qconfig_mapping("x86"), get_x86_backend_config,
+        equalization_config=lambda: _by_type(default_equalization_qconfig), tags=("static", "equalization", "object-type")),
+})

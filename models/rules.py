@@ -280,6 +280,13 @@ class TwoLinears(nn.Module):
         return self.second(self.first(torch.flatten(x, 1)))
 
 
+class WithCustomTwice(WithCustom):
+    """The same custom module called twice: it is swapped for its observed class once."""
+
+    def forward(self, x):
+        return self.after(self.custom(self.custom(self.before(x))))
+
+
 class LinearAndCats(nn.Module):
     """A linear module, a functional linear (its weight and bias are graph arguments) and
     cat of a list and of a tuple: the patterns the backend-support presets support in every
@@ -366,6 +373,11 @@ RECIPES = [
     # is_quantized_branch: which other users of an equalized node's input count as quantized.
     Recipe("rules", "equalization-beside", EqualizationBeside, lambda: (torch.randn(2, 8), torch.randn(2, 8)),
            tags=("equalization", "branch"), presets=("x86-equalization-partial",)),
+    # Mappings by module type meet fused and QAT-swapped module types.
+    Recipe("rules", "by-type", Equalization, lambda: (torch.randn(2, 8), torch.randn(2, 8), torch.randn(2, 8)),
+           tags=("object-type", "fusion"), presets=("x86-by-type", "x86-qat-by-type", "x86-equalization-by-type")),
+    Recipe("rules", "custom-module-twice", WithCustomTwice, _vector, tags=("custom-module",),
+           prepare_custom_config=custom_module, presets=("x86-static", "x86-qat")),
     Recipe("rules", "embedding-weight-only", Embedding, lambda: (torch.randint(0, 10, (2, 5)),),
            tags=("embedding", "weight-only"), presets=("x86-embedding-weight-only",)),
 ]

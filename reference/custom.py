@@ -34,8 +34,13 @@ def is_custom_lstm(node, modules, qconfig, match) -> bool:
     return isinstance(module_of(node, modules), torch.nn.LSTM) and is_static(qconfig) and match.custom
 
 
-def swap_custom_module(node, qconfig, modules, config) -> None:
-    """A custom module is replaced by its observed class (chosen by the qconfig's quant type)."""
+def swap_custom_module(p, node, qconfig, config) -> None:
+    """A custom module is replaced by its observed class (chosen by the qconfig's quant
+    type), once however many nodes call it."""
+    if node.target in p.swapped:
+        return
+    p.swapped.add(node.target)
+    modules = p.modules
     module = modules[node.target]
     observed = get_swapped_custom_module_class(module, config.float_to_observed_mapping, qconfig)
     set_submodule(modules, node.target, observed.from_float(module))

@@ -28,6 +28,7 @@ class Placement:
         self.device = device
         self.rules: dict[str, str] = {}
         self._next: dict[str, int] = {}
+        self.swapped: set[str] = set()  # custom modules already replaced by their observed class
 
     def target(self, node) -> Target:
         """A node's target; nodes inserted during placement are float."""

@@ -125,7 +125,7 @@ def observe_last_node(p, node, match, qconfig, config) -> None:
     dropping it if there is nothing to share. Custom modules take their observed class."""
     if custom.is_custom_lstm(node, p.modules, qconfig, match):
         custom.insert_lstm_dequant_stubs(p, node)
-        custom.swap_custom_module(node, qconfig, p.modules, config)
+        custom.swap_custom_module(p, node, qconfig, config)
         return
     if observers.observe_output(p, node) is None:
         return
@@ -134,7 +134,7 @@ def observe_last_node(p, node, match, qconfig, config) -> None:
         if not sharing.share_input_observer(p, node):
             sharing.remove_output_observer(p, node)
     if match.custom:
-        custom.swap_custom_module(node, qconfig, p.modules, config)
+        custom.swap_custom_module(p, node, qconfig, config)
 
 
 # The rule each inserted node records (Placement.rules), and the function that states it.
