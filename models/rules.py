@@ -253,6 +253,22 @@ class MaskThroughView(nn.Module):
         return self.linear(x).masked_fill(mask.view(2, 8), 0.0)
 
 
+class MaskAndShapeChains(nn.Module):
+    """Known dtypes propagating further: the bool mask reaches masked_fill through two
+    views (propagation recurses through both), and an int from size() reaches reshape
+    inside a list and inside a tuple."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(8, 8)
+
+    def forward(self, x, mask):
+        y = self.linear(x)
+        n = y.size(0)
+        z = y.reshape([n, 8]).reshape((n, 8))
+        return z.masked_fill(mask.view(2, 8).view(2, 8), 0.0)
+
+
 class DynamicLayers(nn.Module):
     def __init__(self):
         super().__init__()
@@ -378,6 +394,8 @@ RECIPES = [
            tags=("object-type", "fusion"), presets=("x86-by-type", "x86-qat-by-type", "x86-equalization-by-type")),
     Recipe("rules", "custom-module-twice", WithCustomTwice, _vector, tags=("custom-module",),
            prepare_custom_config=custom_module, presets=("x86-static", "x86-qat")),
+    Recipe("rules", "mask-and-shape-chains", MaskAndShapeChains, lambda: (torch.randn(2, 8), torch.rand(16) > 0.5),
+           tags=("masked_fill", "bool-arg", "dtype-propagation", "non-tensor-arg"), presets=ALL_STATIC),
     Recipe("rules", "embedding-weight-only", Embedding, lambda: (torch.randint(0, 10, (2, 5)),),
            tags=("embedding", "weight-only"), presets=("x86-embedding-weight-only",)),
 ]
