@@ -344,7 +344,8 @@ def cmd_strength(args) -> int:
         chosen, results, _ = strength.run(select(args.k), jobs=args.jobs, case_timeout=args.case_timeout, only=only,
                                           fresh=args.fresh, max_cases=args.max_cases,
                                           depth=args.depth, store=GoldenStore(args.golden_dir))
-        problems = strength.settle_equivalents(chosen, results, strength.load_equivalents())
+        every = mutants.generate(mutants.source_path().read_text()) if args.only else chosen
+        problems = strength.settle_equivalents(chosen, results, strength.load_equivalents(), every)
     except strength.StrengthError as exc:
         raise UsageError(str(exc)) from None
     if not chosen:

@@ -147,10 +147,11 @@ FAST_CASE_SECONDS = 0.5  # the oracle's time for a case, under coverage, when th
 class Plan:
     """For every mutant, the cases to run it on, in order, at three depths:
     local - the cheapest case of each distinct set of lines executed in the mutant's function;
-    fast  - the cheapest case of each distinct set of lines executed in all of prepare.py
-            (a case it leaves out executes exactly the lines of one it keeps), leaving the
-            sets only slow cases have (over FAST_CASE_SECONDS: big torchvision graphs) to
-            the next depth;
+    fast  - the cheapest case of each distinct pair of a configuration preset and a set of
+            lines executed in all of prepare.py (a case it leaves out runs the same preset
+            through exactly the lines of one it keeps: the preset matters where lines do
+            not, e.g. the dtype a list lookup finds), leaving the pairs only slow cases have
+            (over FAST_CASE_SECONDS: big torchvision graphs) to the next depth;
     all   - every case that executes the mutant's statement.
     Each depth's cases come cheapest first."""
 
@@ -194,7 +195,7 @@ def make_plan(entries: dict[str, dict]) -> Plan:
     by_cost = sorted(usable, key=lambda cid: (usable[cid]["seconds"], cid))
     seen, fast, slow, rest = set(), [], [], []
     for cid in by_cost:
-        signature = tuple(usable[cid]["lines"])
+        signature = (tuple(usable[cid]["lines"]), cid.rsplit("/", 1)[-1])
         if signature in seen:
             rest.append(cid)
         else:
@@ -443,16 +444,20 @@ def load_equivalents(file: Path = EQUIVALENTS) -> list[Argument]:
         raise StrengthError(f"{file}: unreadable equivalent-mutant list ({type(exc).__name__}: {exc})") from None
 
 
-def settle_equivalents(chosen, results: dict, arguments: list[Argument]) -> list[str]:
-    """Turn argued survivors into equivalents; return the problems with the list (an argument
-    for a mutant this prepare.py lacks or whose text changed, or for one that was killed)."""
+def settle_equivalents(chosen, results: dict, arguments: list[Argument], every=None) -> list[str]:
+    """Turn argued survivors among `chosen` into equivalents; return the problems with the
+    list (an argument for a mutant this prepare.py lacks (of `every`, default `chosen`) or
+    whose text changed, or for one that was killed)."""
     by_id = {m.id: m for m in chosen}
+    known = {m.id for m in (every if every is not None else chosen)}
     problems = []
     for arg in arguments:
         mutant = by_id.get(arg.mutant)
         record = results.get(arg.mutant)
-        if mutant is None or record is None:
+        if arg.mutant not in known:
             problems.append(f"{arg.mutant}: no such mutant of this prepare.py (stale argument)")
+        elif mutant is None or record is None:
+            continue  # not run this time (--only)
         elif (mutant.function, mutant.original) != (arg.function, arg.original):
             problems.append(f"{arg.mutant}: the source there changed ({mutant.function}: {mutant.original}); "
                             "argue it again")

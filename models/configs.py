@@ -260,10 +260,11 @@ def _support_backend(**changes):
                 return DTypeWithConstraints(dtype=dtype, quant_min_lower_bound=-127, quant_max_upper_bound=127)
             return changes.get(key, dtype)
 
-        linear = DTypeConfig(input_dtype=constrained(torch.quint8, "input"), output_dtype=constrained(torch.quint8, "output"),
-                             weight_dtype=constrained(torch.qint8, "weight"), bias_dtype=changes.get("bias", torch.float),
+        act, weight = changes.get("act", torch.quint8), changes.get("weight_dtype", torch.qint8)
+        linear = DTypeConfig(input_dtype=constrained(act, "input"), output_dtype=constrained(act, "output"),
+                             weight_dtype=constrained(weight, "weight"), bias_dtype=changes.get("bias", torch.float),
                              is_dynamic=changes.get("is_dynamic", None))
-        shared = DTypeConfig(input_dtype=constrained(torch.quint8, "input"), output_dtype=constrained(torch.quint8, "output"),
+        shared = DTypeConfig(input_dtype=constrained(act, "input"), output_dtype=constrained(act, "output"),
                              is_dynamic=changes.get("is_dynamic", None))
         return BackendConfig("support").set_backend_pattern_configs([
             BackendPatternConfig(nn.Linear)
@@ -292,10 +293,39 @@ SUPPORT_PRESETS = {
     "support-output-dtype": {"output": torch.qint8},
     "support-output-range": {"output": "narrow"},
     "support-output-any": {"output": None},
+    # The bias dtype a qconfig implies: float16 only when activation and weight are float16
+    # and the activation is not dynamic; each of these backends wants a float16 bias.
+    "support-fp16": {"act": torch.float16, "weight_dtype": torch.float16, "bias": torch.float16},
+    "support-fp16-weight": {"weight_dtype": torch.float16, "bias": torch.float16},
+    "support-fp16-act": {"act": torch.float16, "bias": torch.float16},
+    "support-fp16-dynamic": {"act": torch.float16, "weight_dtype": torch.float16, "bias": torch.float16,
+                             "is_dynamic": True},
 }
+
+
+def _fp16(observer):
+    return observer.with_args(dtype=torch.float16)
+
+
+SUPPORT_QCONFIGS = {
+    "support-fp16": lambda: float16_static_qconfig,
+    "support-fp16-weight": lambda: QConfig(activation=get_default_qconfig("x86").activation,
+                                           weight=_fp16(torch.ao.quantization.PlaceholderObserver)),
+    "support-fp16-act": lambda: QConfig(activation=_fp16(torch.ao.quantization.PlaceholderObserver),
+                                        weight=default_weight_observer),
+    "support-fp16-dynamic": lambda: float16_dynamic_qconfig,
+}
+
+
+def _support_mapping(name: str) -> Callable[[], QConfigMapping]:
+    if name in SUPPORT_QCONFIGS:
+        return lambda: QConfigMapping().set_global(SUPPORT_QCONFIGS[name]())
+    return lambda: get_default_qconfig_mapping("x86")
+
+
 PRESETS.update({
-    name: ConfigPreset(name, lambda: get_default_qconfig_mapping("x86"), _support_backend(**changes),
-                       tags=("static", "backend-support"))
+    name: ConfigPreset(name, _support_mapping(name), _support_backend(**changes),
+                       tags=("dynamic" if changes.get("is_dynamic") else "static", "backend-support"))
     for name, changes in SUPPORT_PRESETS.items()
 })
 
