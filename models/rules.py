@@ -255,8 +255,8 @@ class MaskThroughView(nn.Module):
 
 class MaskAndShapeChains(nn.Module):
     """Known dtypes propagating further: the bool mask reaches masked_fill through two
-    views (propagation recurses through both), and an int from size() reaches reshape
-    inside a list and inside a tuple."""
+    views (propagation recurses through both), and an int from size() (times 1: a
+    pattern op on no tensor at all) reaches reshape inside a list and inside a tuple."""
 
     def __init__(self):
         super().__init__()
@@ -264,7 +264,7 @@ class MaskAndShapeChains(nn.Module):
 
     def forward(self, x, mask):
         y = self.linear(x)
-        n = y.size(0)
+        n = y.size(0) * 1
         z = y.reshape([n, 8]).reshape((n, 8))
         return z.masked_fill(mask.view(2, 8).view(2, 8), 0.0)
 
