@@ -122,6 +122,20 @@ class CellStateChain(nn.Module):
         return result[1][1] * 2, result[0].sum()
 
 
+class OneLSTMTwice(nn.Module):
+    """The same LSTM module called twice: both calls get DeQuantStubs, the module is
+    swapped for its observed class once."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(4, 4)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        z, _ = self.lstm(y)
+        return z
+
+
 def _sequence():
     return (torch.randn(3, 2, 4),)
 
@@ -149,4 +163,5 @@ RECIPES = [
     _lstm_recipe("cat-with-lstm", CatWithLSTM, tags=("cat", "sharing")),
     _lstm_recipe("hidden-only", HiddenOnly, tags=("hidden-state",)),
     _lstm_recipe("cell-state-chain", CellStateChain, tags=("getitem",)),
+    _lstm_recipe("one-lstm-twice", OneLSTMTwice, tags=("getitem", "shared-module")),
 ]

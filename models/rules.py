@@ -269,6 +269,19 @@ class MaskAndShapeChains(nn.Module):
         return z.masked_fill(mask.view(2, 8).view(2, 8), 0.0)
 
 
+class EqualizedFunctionalConv(nn.Module):
+    """F.conv2d equalized: its stride and padding are arguments that are not nodes, and take
+    no equalization observer (nor does the bias)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(4, 3, 1, 1))
+        self.b = nn.Parameter(torch.randn(4))
+
+    def forward(self, x):
+        return F.conv2d(x, self.w, self.b, 1, 0)
+
+
 class DynamicLayers(nn.Module):
     def __init__(self):
         super().__init__()
@@ -396,6 +409,8 @@ RECIPES = [
            prepare_custom_config=custom_module, presets=("x86-static", "x86-qat")),
     Recipe("rules", "mask-and-shape-chains", MaskAndShapeChains, lambda: (torch.randn(2, 8), torch.rand(16) > 0.5),
            tags=("masked_fill", "bool-arg", "dtype-propagation", "non-tensor-arg"), presets=ALL_STATIC),
+    Recipe("rules", "equalization-functional-conv", EqualizedFunctionalConv, _image, tags=("equalization", "functional"),
+           presets=("x86-equalization",)),
     Recipe("rules", "embedding-weight-only", Embedding, lambda: (torch.randint(0, 10, (2, 5)),),
            tags=("embedding", "weight-only"), presets=("x86-embedding-weight-only",)),
 ]
