@@ -350,3 +350,39 @@ PRESETS.update({
         "x86-equalization-by-type", lambda: get_default_qconfig_mapping("x86"), get_x86_backend_config,
         equalization_config=lambda: _by_type(default_equalization_qconfig), tags=("static", "equalization", "object-type")),
 })
+
+
+def _two_dtypes_mapping() -> QConfigMapping:
+    # one input, two consumers whose activation observers are one class with two dtypes
+    return (QConfigMapping().set_global(QConfig(activation=MinMaxObserver.with_args(dtype=torch.quint8),
+                                                weight=default_weight_observer))
+            .set_module_name("signed", QConfig(activation=MinMaxObserver.with_args(dtype=torch.qint8),
+                                               weight=default_weight_observer)))
+
+
+def _two_dtypes_backend():
+    from torch.ao.quantization.backend_config import BackendConfig, BackendPatternConfig, DTypeConfig, ObservationType
+
+    pattern = BackendPatternConfig(nn.Linear).set_observation_type(ObservationType.OUTPUT_USE_DIFFERENT_OBSERVER_AS_INPUT)
+    for dtype in (torch.quint8, torch.qint8):
+        pattern.add_dtype_config(DTypeConfig(input_dtype=dtype, output_dtype=dtype, weight_dtype=torch.qint8,
+                                             bias_dtype=torch.float))
+    return BackendConfig("two-dtypes").set_backend_pattern_config(pattern)
+
+
+def _dynamic_matmul_backend():
+    from torch.ao.quantization.backend_config import BackendConfig, BackendPatternConfig, DTypeConfig, ObservationType
+
+    return BackendConfig("dynamic-matmul").set_backend_pattern_config(
+        BackendPatternConfig(torch.matmul)
+        .set_observation_type(ObservationType.OUTPUT_USE_DIFFERENT_OBSERVER_AS_INPUT)
+        .add_dtype_config(DTypeConfig(input_dtype=torch.quint8, output_dtype=torch.float, is_dynamic=True)))
+
+
+PRESETS.update({
+    "two-dtypes-static": ConfigPreset("two-dtypes-static", _two_dtypes_mapping, _two_dtypes_backend,
+                                      tags=("static", "mixed-dtypes")),
+    # a dynamic op with two activation inputs: only the first is observed
+    "dynamic-matmul": ConfigPreset("dynamic-matmul", lambda: QConfigMapping().set_global(default_dynamic_qconfig),
+                                   _dynamic_matmul_backend, tags=("dynamic",)),
+})

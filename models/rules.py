@@ -282,6 +282,24 @@ class EqualizedFunctionalConv(nn.Module):
         return F.conv2d(x, self.w, self.b, 1, 0)
 
 
+class TwoDtypesOneInput(nn.Module):
+    """x feeds a linear quantized to quint8 and one (signed) quantized to qint8 with the same
+    observer class: each gets its own observer on x, never the other's."""
+
+    def __init__(self):
+        super().__init__()
+        self.unsigned = nn.Linear(8, 4)
+        self.signed = nn.Linear(8, 4)
+
+    def forward(self, x):
+        return self.unsigned(x), self.signed(x)
+
+
+class MatmulOfTwo(nn.Module):
+    def forward(self, x, y):
+        return torch.matmul(x, y)
+
+
 class DynamicLayers(nn.Module):
     def __init__(self):
         super().__init__()
@@ -411,6 +429,10 @@ RECIPES = [
            tags=("masked_fill", "bool-arg", "dtype-propagation", "non-tensor-arg"), presets=ALL_STATIC),
     Recipe("rules", "equalization-functional-conv", EqualizedFunctionalConv, _image, tags=("equalization", "functional"),
            presets=("x86-equalization",)),
+    Recipe("rules", "two-dtypes-one-input", TwoDtypesOneInput, _vector, tags=("mixed-dtypes", "linear"),
+           presets=("two-dtypes-static",)),
+    Recipe("rules", "dynamic-two-inputs", MatmulOfTwo, lambda: (torch.randn(2, 8), torch.randn(8, 3)),
+           tags=("dynamic", "matmul"), presets=("dynamic-matmul",)),
     Recipe("rules", "embedding-weight-only", Embedding, lambda: (torch.randint(0, 10, (2, 5)),),
            tags=("embedding", "weight-only"), presets=("x86-embedding-weight-only",)),
 ]
