@@ -386,3 +386,8 @@ PRESETS.update({
     "dynamic-matmul": ConfigPreset("dynamic-matmul", lambda: QConfigMapping().set_global(default_dynamic_qconfig),
                                    _dynamic_matmul_backend, tags=("dynamic",)),
 })
+
+
+PRESETS["x86-functional-linear-float"] = ConfigPreset(
+    "x86-functional-linear-float", lambda: get_default_qconfig_mapping("x86").set_object_type(F.linear, None),
+    get_x86_backend_config, tags=("static", "none-qconfig"))

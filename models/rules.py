@@ -295,6 +295,19 @@ class TwoDtypesOneInput(nn.Module):
         return self.unsigned(x), self.signed(x)
 
 
+class LinearByKeyword(nn.Module):
+    """F.linear with weight and bias passed by keyword, left in float by the mapping: the
+    backend check still reads its (absent) weight and bias constructors."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(4, 8))
+        self.b = nn.Parameter(torch.randn(4))
+
+    def forward(self, x):
+        return torch.relu(F.linear(x, weight=self.w, bias=self.b))
+
+
 class MatmulOfTwo(nn.Module):
     def forward(self, x, y):
         return torch.matmul(x, y)
@@ -433,6 +446,8 @@ RECIPES = [
            presets=("two-dtypes-static",)),
     Recipe("rules", "dynamic-two-inputs", MatmulOfTwo, lambda: (torch.randn(2, 8), torch.randn(8, 3)),
            tags=("dynamic", "matmul"), presets=("dynamic-matmul",)),
+    Recipe("rules", "linear-by-keyword", LinearByKeyword, _vector, tags=("kwargs", "none-qconfig"),
+           presets=("x86-functional-linear-float", "x86-static")),
     Recipe("rules", "embedding-weight-only", Embedding, lambda: (torch.randint(0, 10, (2, 5)),),
            tags=("embedding", "weight-only"), presets=("x86-embedding-weight-only",)),
 ]
