@@ -276,6 +276,9 @@ def _support_backend(**changes):
             ._set_input_type_to_index({"weight": 1, "bias": 2}),
             BackendPatternConfig(torch.cat)
             .set_observation_type(ObservationType.OUTPUT_SHARE_OBSERVER_WITH_INPUT)
+            .add_dtype_config(shared),
+            BackendPatternConfig(operator.mul)
+            .set_observation_type(ObservationType.OUTPUT_USE_DIFFERENT_OBSERVER_AS_INPUT)
             .add_dtype_config(shared)])
     return build
 
@@ -391,3 +394,8 @@ PRESETS.update({
 PRESETS["x86-functional-linear-float"] = ConfigPreset(
     "x86-functional-linear-float", lambda: get_default_qconfig_mapping("x86").set_object_type(F.linear, None),
     get_x86_backend_config, tags=("static", "none-qconfig"))
+# A backend that takes any input and output dtype: its checks reach the weight, bias and
+# output constructors even of nodes left in float or holding no tensor.
+PRESETS["support-anything-linear-float"] = ConfigPreset(
+    "support-anything-linear-float", lambda: get_default_qconfig_mapping("x86").set_object_type(F.linear, None),
+    _support_backend(input=None, output=None), tags=("static", "none-qconfig", "backend-support"))

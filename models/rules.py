@@ -297,7 +297,8 @@ class TwoDtypesOneInput(nn.Module):
 
 class LinearByKeyword(nn.Module):
     """F.linear with weight and bias passed by keyword, left in float by the mapping: the
-    backend check still reads its (absent) weight and bias constructors."""
+    backend check still reads its (absent) weight and bias constructors; then an int from
+    size() times 1 (a pattern op on no tensor)."""
 
     def __init__(self):
         super().__init__()
@@ -305,7 +306,8 @@ class LinearByKeyword(nn.Module):
         self.b = nn.Parameter(torch.randn(4))
 
     def forward(self, x):
-        return torch.relu(F.linear(x, weight=self.w, bias=self.b))
+        y = torch.relu(F.linear(x, weight=self.w, bias=self.b))
+        return y.reshape(x.size(0) * 1, -1)
 
 
 class MatmulOfTwo(nn.Module):
@@ -447,7 +449,7 @@ RECIPES = [
     Recipe("rules", "dynamic-two-inputs", MatmulOfTwo, lambda: (torch.randn(2, 8), torch.randn(8, 3)),
            tags=("dynamic", "matmul"), presets=("dynamic-matmul",)),
     Recipe("rules", "linear-by-keyword", LinearByKeyword, _vector, tags=("kwargs", "none-qconfig"),
-           presets=("x86-functional-linear-float", "x86-static")),
+           presets=("x86-functional-linear-float", "x86-static", "support-anything-linear-float")),
     Recipe("rules", "embedding-weight-only", Embedding, lambda: (torch.randint(0, 10, (2, 5)),),
            tags=("embedding", "weight-only"), presets=("x86-embedding-weight-only",)),
 ]
