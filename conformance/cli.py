@@ -365,7 +365,8 @@ def cmd_strength(args) -> int:
     if args.report:
         command = "obsconf strength" + "".join(f" -k {p}" for p in args.k or []) + f" --report {args.report}"
         text = strength.markdown(chosen, results, mutants.source_path().read_text(), command,
-                                 f"worker time {summed / 60:.0f} min summed over the mutants, on {args.jobs} core(s)")
+                                 f"this invocation {wall:.0f} s on {args.jobs} core(s), resuming from the cache; "
+                                 f"{summed / 60:.0f} min of worker time in the latest result of each mutant")
         write_atomic(Path(args.report), text)
         print(f"wrote {args.report}")
     return 1 if problems or figures["score"] < args.fail_under else 0

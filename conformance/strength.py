@@ -237,10 +237,19 @@ def _evaluate(source: str, path: Path, mutant: mutants.Mutant, cases, store: Gol
         differences = diff.compare(expected, actual)
         if differences:
             return {"status": KILLED, "how": "differs", "case": case.id, "detail": differences[0],
-                    "ran": index + 1}
+                    "ran": index + 1, "golden": golden_digest(store, case.id)}
         if index % 25 == 24:
             release_torch_caches(collect=True)
     return {"status": SURVIVED, "ran_ids": [c.id for c in cases]}  # with those of earlier runs (settle)
+
+
+def golden_digest(store: GoldenStore, case_id: str) -> str | None:
+    """What a kill by difference was measured against: a kill whose golden has changed
+    since (regenerated, or the case gone) no longer counts and the mutant runs again."""
+    import hashlib
+
+    path = store.path(case_id)
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else None
 
 
 def _worker(source, path, mutant, cases, store, write_fd) -> None:
@@ -302,6 +311,9 @@ def run(cases, jobs: int = 2, case_timeout: float = 120.0, only=None, fresh: boo
         return [], {}, None
     plan = make_plan(line_map(cases, source, path, jobs, say))
     results = {} if fresh else load_results(directory)
+    for mutant_id, record in list(results.items()):
+        if "golden" in record and golden_digest(store, record["case"]) != record["golden"]:
+            del results[mutant_id]  # killed against a golden that has changed since: run it again
     reasons = unreachable_lines(source)
 
     for mutant in chosen:
@@ -508,7 +520,7 @@ def markdown(chosen, results: dict, source: str, command: str, wall: str) -> str
         of = [results.get(m.id, {}).get("status") for m in chosen if m.operator == operator]
         out.append(f"| {operator} | {len(of)} | {of.count(KILLED)} | {of.count(SURVIVED)} | {of.count(EQUIVALENT)} "
                    f"| {of.count(ERRORED)} |")
-    out += ["", "Operators: " + "; ".join(f"`{name}`: {fn.__doc__.split(chr(10))[0]}"
+    out += ["", "Operators: " + " ".join(f"`{name}`: {' '.join(fn.__doc__.split())}"
                                           for name, fn in mutants.OPERATORS.items()), ""]
     for title, status in (("Survivors", SURVIVED), ("Errored", ERRORED), ("Equivalent mutants", EQUIVALENT)):
         of = [m for m in chosen if results.get(m.id, {}).get("status") == status]
