@@ -4,7 +4,7 @@
    context per case) and how long the case takes; computed once per torch build, cached,
    and filled in for new cases only.
 2. Every mutant (conformance/mutants.py) runs, in its own forked worker, against the cases
-   that execute its statement, cheapest first and depth by depth (Plan): the cases that
+   that execute its statement, cheapest first and depth by depth (Schedule): the cases that
    differ within its function, then those that differ anywhere in prepare.py, then (with
    --depth all) every case. The first case whose plan differs from its golden (or on
    which the mutant raises, or hangs) kills it. A mutant on a line no case executes is
@@ -144,7 +144,7 @@ FAST_CASE_SECONDS = 0.5  # the oracle's time for a case, under coverage, when th
 
 
 @dataclass
-class Plan:
+class Schedule:
     """For every mutant, the cases to run it on, in order, at three depths:
     local - the cheapest case of each distinct set of lines executed in the mutant's function;
     fast  - the cheapest case of each distinct pair of a configuration preset and a set of
@@ -190,7 +190,7 @@ class Plan:
         return self._local[scope]
 
 
-def make_plan(entries: dict[str, dict]) -> Plan:
+def make_schedule(entries: dict[str, dict]) -> Schedule:
     usable = {cid: e for cid, e in entries.items() if e["usable"]}
     by_cost = sorted(usable, key=lambda cid: (usable[cid]["seconds"], cid))
     seen, fast, slow, rest = set(), [], [], []
@@ -206,7 +206,7 @@ def make_plan(entries: dict[str, dict]) -> Plan:
     for cid, entry in usable.items():
         for line in entry["lines"]:
             by_line.setdefault(line, set()).add(cid)
-    return Plan(fast, rest, {cid: e["lines"] for cid, e in usable.items()}, by_line)
+    return Schedule(fast, rest, {cid: e["lines"] for cid, e in usable.items()}, by_line)
 
 
 # -- running one mutant -------------------------------------------------------------------
@@ -268,10 +268,11 @@ def _worker(source, path, mutant, cases, store, write_fd) -> None:
 
 
 class _Child:
-    def __init__(self, mutant, cases, pid, fd, previous):
+    def __init__(self, mutant, cases, pid, fd, previous, covering):
         self.mutant, self.cases, self.pid, self.fd = mutant, cases, pid, fd
         self.previous = previous  # the cached survivor record this run extends, if any
-        self.buffer, self.current, self.ran = b"", None, 0
+        self.covering = covering  # how many cases execute the mutant, for the report
+        self.buffer, self.current, self.ran, self.result = b"", None, 0, None
         self.started = self.beat = time.monotonic()
 
 
@@ -293,10 +294,10 @@ def load_results(directory: Path) -> dict[str, dict]:
 
 def run(cases, jobs: int = 2, case_timeout: float = 120.0, only=None, fresh: bool = False,
         max_cases: int | None = None, depth: str = "fast", store: GoldenStore | None = None,
-        say=print) -> tuple[list, dict, Plan]:
+        say=print) -> tuple[list, dict, Schedule]:
     """Run every mutant not yet settled in the cache, depth by depth up to `depth` (local,
-    fast, all: see Plan): a mutant that survives one depth goes on to the cases the next
-    one adds. Returns (mutants, results by id, plan)."""
+    fast, all: see Schedule): a mutant that survives one depth goes on to the cases the next
+    one adds. Returns (mutants, results by id, schedule)."""
     path = mutants.source_path()
     source = path.read_text()
     directory = cache_dir(source)
@@ -309,7 +310,7 @@ def run(cases, jobs: int = 2, case_timeout: float = 120.0, only=None, fresh: boo
     chosen = [m for m in mutants.generate(source) if only is None or only(m)]
     if not chosen:
         return [], {}, None
-    plan = make_plan(line_map(cases, source, path, jobs, say))
+    schedule = make_schedule(line_map(cases, source, path, jobs, say))
     results = {} if fresh else load_results(directory)
     for mutant_id, record in list(results.items()):
         if "golden" in record and golden_digest(store, record["case"]) != record["golden"]:
@@ -317,7 +318,7 @@ def run(cases, jobs: int = 2, case_timeout: float = 120.0, only=None, fresh: boo
     reasons = unreachable_lines(source)
 
     for mutant in chosen:
-        if not plan.covering(mutant):
+        if not schedule.covering(mutant):
             reason = next((reasons[n] for n in range(mutant.statement, mutant.span[2] + 1) if n in reasons), None)
             results[mutant.id] = _record(mutant, {"status": EQUIVALENT, "how": "unreachable", "detail": reason}
                                          if reason else {"status": SURVIVED, "how": "not covered", "ran_ids": [],
@@ -328,17 +329,17 @@ def run(cases, jobs: int = 2, case_timeout: float = 120.0, only=None, fresh: boo
             record = results.get(mutant.id)
             if record is not None and (record["status"] != SURVIVED or record.get("how") == "not covered"):
                 continue
-            ids = plan.cases_for(mutant, level)[:max_cases]
+            ids = schedule.cases_for(mutant, level)[:max_cases]
             already = set(record.get("ran_ids", ())) if record else set()
             new = [by_id[i] for i in ids if i not in already]
             if record is not None and not new:
                 continue
-            todo.append((mutant, new, record, len(plan.covering(mutant))))
+            todo.append((mutant, new, record, len(schedule.covering(mutant))))
         if todo:
             say(f"strength: {len(todo)} mutant(s) to run at depth {level} of {len(chosen)} (cache: {directory}), "
                 f"{jobs} at a time")
         _run_mutants(todo, source, path, store, directory, results, jobs, case_timeout, say)
-    return chosen, results, plan
+    return chosen, results, schedule
 
 
 def _record(mutant: mutants.Mutant, result: dict, seconds: float) -> dict:
@@ -374,8 +375,7 @@ def _run_mutants(todo, source, path, store, directory, results, jobs, case_timeo
                     os.close(read_fd)
                     _worker(source, path, mutant, cases, store, write_fd)
                 os.close(write_fd)
-                running[read_fd] = _Child(mutant, cases, pid, read_fd, previous)
-                running[read_fd].covering = covering
+                running[read_fd] = _Child(mutant, cases, pid, read_fd, previous, covering)
             ready, _, _ = select.select(list(running), [], [], 1.0)
             for fd in ready:
                 child = running[fd]
@@ -393,7 +393,7 @@ def _run_mutants(todo, source, path, store, directory, results, jobs, case_timeo
                 os.close(fd)
                 del running[fd]
                 _, status = os.waitpid(child.pid, 0)
-                result = getattr(child, "result", None)
+                result = child.result
                 if result is None:  # died mid-case: the crash happened while the mutant ran
                     result = {"status": KILLED, "how": "crashed", "case": child.current, "ran": child.ran,
                               "detail": f"the worker died (status {status}) while the mutant ran"}

@@ -95,16 +95,16 @@ def test_killed_survived_and_resumed(cat_cases, cache):
     # the equalization observer is never needed without an equalization config: conforms on these cases
     survivor = _ids("_maybe_insert_input_equalization_observers_for_node", "early-return")[0]
     said = []
-    chosen, results, plan = strength.run(cat_cases, jobs=2, only=_pick(sharing, crash, survivor), depth="all",
+    chosen, results, schedule = strength.run(cat_cases, jobs=2, only=_pick(sharing, crash, survivor), depth="all",
                                          say=said.append)
-    assert len(chosen) == 3 and len(plan.fast) + len(plan.rest) == len(cat_cases)
+    assert len(chosen) == 3 and len(schedule.fast) + len(schedule.rest) == len(cat_cases)
     assert results[sharing]["status"] == strength.KILLED and results[sharing]["how"] == "differs"
     assert "patterns/cat/" in results[sharing]["case"] and "cat -> output" in results[sharing]["detail"]
     assert results[crash]["status"] == strength.KILLED and results[crash]["how"] == "raised"
     assert results[crash]["detail"].startswith("IUT 'mutant early-return@")
     assert results[survivor]["status"] == strength.SURVIVED
     survivor_mutant = next(m for m in chosen if m.id == survivor)
-    assert sorted(results[survivor]["ran_ids"]) == sorted(plan.covering(survivor_mutant))
+    assert sorted(results[survivor]["ran_ids"]) == sorted(schedule.covering(survivor_mutant))
     assert len(results[survivor]["ran_ids"]) >= 5
     figures = strength.tally(chosen, results)
     assert (figures["killed"], figures["survived"], round(figures["score"], 1)) == (2, 1, 66.7)
@@ -224,13 +224,13 @@ def test_cli_lists_mutants_and_rejects_an_unknown_one(capsys, cache):
 
 def test_depths_narrow_the_cases_a_mutant_runs_on(cat_cases, cache):
     source, path = mutants.source_path().read_text(), mutants.source_path()
-    plan = strength.make_plan(strength.line_map(cat_cases, source, path, jobs=2, say=lambda s: None))
+    schedule = strength.make_schedule(strength.line_map(cat_cases, source, path, jobs=2, say=lambda s: None))
     mutant = next(m for m in mutants.generate(source) if m.function == "_maybe_insert_input_equalization_observers_for_node")
-    local, fast, every = (plan.cases_for(mutant, depth) for depth in strength.DEPTHS)
-    assert set(local) <= set(fast) <= set(every) == plan.covering(mutant) and len(every) >= 5
+    local, fast, every = (schedule.cases_for(mutant, depth) for depth in strength.DEPTHS)
+    assert set(local) <= set(fast) <= set(every) == schedule.covering(mutant) and len(every) >= 5
     assert len(local) < len(fast)  # every case runs the function the same way, but not the rest of prepare
     def signature(c):
-        return tuple(plan.lines[c]), c.rsplit("/", 1)[-1]
+        return tuple(schedule.lines[c]), c.rsplit("/", 1)[-1]
 
     assert len({signature(c) for c in fast}) == len(fast) == len({signature(c) for c in every})
 
