@@ -398,4 +398,4 @@ PRESETS["x86-functional-linear-float"] = ConfigPreset(
 # output constructors even of nodes left in float or holding no tensor.
 PRESETS["support-anything-linear-float"] = ConfigPreset(
     "support-anything-linear-float", lambda: get_default_qconfig_mapping("x86").set_object_type(F.linear, None),
-    _support_backend(input=None, output=None), tags=("static", "none-qconfig", "backend-support"))
+    _support_backend(input=None, output=None, weight=None), tags=("static", "none-qconfig", "backend-support"))

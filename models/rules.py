@@ -255,8 +255,9 @@ class MaskThroughView(nn.Module):
 
 class MaskAndShapeChains(nn.Module):
     """Known dtypes propagating further: the bool mask reaches masked_fill through two
-    views (propagation recurses through both), and an int from size() (times 1: a
-    pattern op on no tensor at all) reaches reshape inside a list and inside a tuple."""
+    views and a cat of two slices (propagation recurses through the views and stops at the
+    cat, whose first argument is a list), ints from size() reach reshape inside a list and
+    inside a tuple, and an int times 1 is a pattern op on no tensor at all."""
 
     def __init__(self):
         super().__init__()
@@ -265,8 +266,9 @@ class MaskAndShapeChains(nn.Module):
     def forward(self, x, mask):
         y = self.linear(x)
         n = y.size(0) * 1
-        z = y.reshape([n, 8]).reshape((n, 8))
-        return z.masked_fill(mask.view(2, 8).view(2, 8), 0.0)
+        z = y.reshape([y.size(0), 8]).reshape((n, y.size(1)))
+        halves = torch.cat([mask[:8], mask[8:]])
+        return z.masked_fill(halves.view(2, 8).view(2, 8), 0.0)
 
 
 class EqualizedFunctionalConv(nn.Module):
