@@ -78,13 +78,27 @@ def _child(case, impl: Implementation, store: GoldenStore, write_fd: int, max_me
     os._exit(0)
 
 
-def _death(status: int) -> str:
+def death_message(status: int) -> str:
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
         hint = " (out of memory?)" if sig == signal.SIGKILL else ""
         return f"the worker process was killed by {name}{hint} while the IUT ran; no outcome"
     return f"the worker process exited with code {os.WEXITSTATUS(status)} while the IUT ran; no outcome"
+
+
+def kill_overdue(running: dict, overdue: Callable) -> list:
+    """Kill and reap every child in `running` (read fd -> child with a `pid`) that `overdue`
+    says has run too long; close its pipe, drop it from `running`, and return them."""
+    killed = []
+    for fd, child in list(running.items()):
+        if overdue(child):
+            os.kill(child.pid, signal.SIGKILL)
+            os.waitpid(child.pid, 0)
+            os.close(fd)
+            del running[fd]
+            killed.append(child)
+    return killed
 
 
 class _Running:
@@ -144,16 +158,11 @@ def run_isolated(cases: Iterable, impl: Implementation, store: GoldenStore, jobs
                     continue
                 except (ValueError, KeyError):
                     pass
-            finish(child, Outcome(child.case.id, ERROR, message=_death(status)))
+            finish(child, Outcome(child.case.id, ERROR, message=death_message(status)))
         if timeout is not None:
             now = time.monotonic()
-            for fd, child in list(running.items()):
-                if now - child.started > timeout:
-                    os.kill(child.pid, signal.SIGKILL)
-                    os.waitpid(child.pid, 0)
-                    os.close(fd)
-                    del running[fd]
-                    finish(child, Outcome(child.case.id, ERROR,
-                                          message=f"timed out after {timeout:g} s (the worker process was killed)"))
+            for child in kill_overdue(running, lambda c: now - c.started > timeout):
+                finish(child, Outcome(child.case.id, ERROR,
+                                      message=f"timed out after {timeout:g} s (the worker process was killed)"))
     return [results[i] for i in range(len(cases))]
 

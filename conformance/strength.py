@@ -35,6 +35,7 @@ from models import SkipCase
 from . import diff, mutants
 from .contract import ORACLE, Implementation, oracle_prepare
 from .golden import GoldenError, GoldenStore, write_atomic
+from .isolation import death_message, kill_overdue
 from .runner import CaseError, produce_plan, release_torch_caches
 
 CACHE_ROOT = Path(".obsconf-cache") / "strength"
@@ -396,17 +397,12 @@ def _run_mutants(todo, source, path, store, directory, results, jobs, case_timeo
                 result = child.result
                 if result is None:  # died mid-case: the crash happened while the mutant ran
                     result = {"status": KILLED, "how": "crashed", "case": child.current, "ran": child.ran,
-                              "detail": f"the worker died (status {status}) while the mutant ran"}
+                              "detail": death_message(status)}
                 settle(child, result)
             now = time.monotonic()
-            for fd, child in list(running.items()):
-                if now - child.beat > case_timeout:
-                    os.kill(child.pid, signal.SIGKILL)
-                    os.waitpid(child.pid, 0)
-                    os.close(fd)
-                    del running[fd]
-                    settle(child, {"status": KILLED, "how": "timeout", "case": child.current, "ran": child.ran,
-                                   "detail": f"no case finished within {case_timeout:g} s: the worker was killed"})
+            for child in kill_overdue(running, lambda c: now - c.beat > case_timeout):
+                settle(child, {"status": KILLED, "how": "timeout", "case": child.current, "ran": child.ran,
+                               "detail": f"no case finished within {case_timeout:g} s: the worker was killed"})
             if now - last_said > 30 and todo:
                 rate = done / (now - start) if now > start else 0
                 say(f"strength: {done}/{len(todo)} mutants, {rate:.2f}/s, {int(now - start)} s elapsed")
