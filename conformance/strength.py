@@ -141,6 +141,7 @@ def line_map(cases, source: str, path: Path, jobs: int = 2, say=print) -> dict[s
 
 
 DEPTHS = ("local", "fast", "all")
+STRENGTH_TAG = "strength"  # a recipe tag: the case was written to kill mutants only it reaches
 FAST_CASE_SECONDS = 0.5  # the oracle's time for a case, under coverage, when the line map was made
 
 
@@ -152,7 +153,8 @@ class Schedule:
             lines executed in all of prepare.py (a case it leaves out runs the same preset
             through exactly the lines of one it keeps: the preset matters where lines do
             not, e.g. the dtype a list lookup finds), leaving the pairs only slow cases have
-            (over FAST_CASE_SECONDS: big torchvision graphs) to the next depth;
+            (over FAST_CASE_SECONDS: big torchvision graphs) to the next depth; cases tagged
+            STRENGTH_TAG (written to kill a mutant only they reach, however slow) always run here;
     all   - every case that executes the mutant's statement.
     Each depth's cases come cheapest first."""
 
@@ -191,13 +193,16 @@ class Schedule:
         return self._local[scope]
 
 
-def make_schedule(entries: dict[str, dict]) -> Schedule:
+def make_schedule(entries: dict[str, dict], always: set[str] = frozenset()) -> Schedule:
+    """`always`: ids of cases the fast depth runs whatever their cost and lines."""
     usable = {cid: e for cid, e in entries.items() if e["usable"]}
     by_cost = sorted(usable, key=lambda cid: (usable[cid]["seconds"], cid))
     seen, fast, slow, rest = set(), [], [], []
     for cid in by_cost:
         signature = (tuple(usable[cid]["lines"]), cid.rsplit("/", 1)[-1])
-        if signature in seen:
+        if cid in always:
+            fast.append(cid)
+        elif signature in seen:
             rest.append(cid)
         else:
             (fast if usable[cid]["seconds"] <= FAST_CASE_SECONDS else slow).append(cid)
@@ -311,7 +316,7 @@ def run(cases, jobs: int = 2, case_timeout: float = 120.0, only=None, fresh: boo
     chosen = [m for m in mutants.generate(source) if only is None or only(m)]
     if not chosen:
         return [], {}, None
-    schedule = make_schedule(line_map(cases, source, path, jobs, say))
+    schedule = make_schedule(line_map(cases, source, path, jobs, say), {c.id for c in cases if STRENGTH_TAG in c.tags})
     results = {} if fresh else load_results(directory)
     for mutant_id, record in list(results.items()):
         if "golden" in record and golden_digest(store, record["case"]) != record["golden"]:

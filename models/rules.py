@@ -390,6 +390,38 @@ class EqualizationBeside(nn.Module):
 
 ALL_STATIC = ("x86-static", "qnnpack-static", "x86-qat", "native-fp16")
 
+class LongSharingWalk(nn.Module):
+    """A cat whose input is a standalone module's quantized output, reached from the last
+    observer through 9,999 unobserved Softplus calls: prepare's walk back to that
+    observer takes exactly 10,000 steps, the most its guard allows (first_input picks
+    whether the walk starts at the cat's first input or at a later one)."""
+
+    STEPS = 9_999
+
+    def __init__(self, first_input: bool):
+        super().__init__()
+        self.first_input = first_input
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.beside = nn.Conv2d(3, 4, 1)
+        # one module called many times: a leaf the matcher leaves unquantized and whose
+        # no-tensor check does not recurse, so the graph is long but prepare's recursion is not
+        self.softplus = nn.Softplus()
+        self.sub = ConvReLU()
+
+    def forward(self, x):
+        y = self.conv(x)
+        for _ in range(self.STEPS):
+            y = self.softplus(y)
+        y = self.sub(y)
+        parts = [y, self.beside(x)] if self.first_input else [self.beside(x), y]
+        return torch.cat(parts, 1)
+
+
+def standalone_output_quantized(_preset) -> PrepareCustomConfig:
+    inner = PrepareCustomConfig().set_output_quantized_indexes([0])
+    return PrepareCustomConfig().set_standalone_module_name("sub", None, (torch.randn(1, 4, 8, 8),), inner, None)
+
+
 RECIPES = [
     Recipe("rules", "mixed-mapping", Mixed, _image, tags=("qconfig-precedence",), presets=("x86-mixed",)),
     Recipe("rules", "reuse-input", ReuseInput, _image, tags=("reuse-input", "reshape"), presets=STATIC_AND_QAT),
@@ -454,4 +486,10 @@ RECIPES = [
            presets=("x86-functional-linear-float", "x86-static", "support-anything-linear-float")),
     Recipe("rules", "embedding-weight-only", Embedding, lambda: (torch.randint(0, 10, (2, 5)),),
            tags=("embedding", "weight-only"), presets=("x86-embedding-weight-only",)),
+    Recipe("rules", "long-sharing-walk-first-input", lambda: LongSharingWalk(True), _image,
+           tags=("sharing", "standalone", "long-graph", "strength"), prepare_custom_config=standalone_output_quantized,
+           presets=("x86-static",)),
+    Recipe("rules", "long-sharing-walk-other-input", lambda: LongSharingWalk(False), _image,
+           tags=("sharing", "standalone", "long-graph", "strength"), prepare_custom_config=standalone_output_quantized,
+           presets=("x86-static",)),
 ]
