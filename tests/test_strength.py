@@ -245,3 +245,21 @@ def test_the_line_map_is_cached_per_case(cat_cases, cache):
     assert said == []
     stored = json.loads(next(cache.glob("*/lines.json")).read_text())
     assert set(stored) == {c.id for c in cat_cases[:3]}
+
+
+def test_the_fast_depth_keeps_slow_cases_tagged_strength():
+    lines = [10, 11]
+    entries = {
+        "rules/cheap/x86-static": {"lines": lines, "seconds": 0.1, "usable": True},
+        "rules/slow-twin/x86-static": {"lines": lines, "seconds": 9.0, "usable": True},
+        "torchvision/big/x86-static": {"lines": [10, 12], "seconds": 9.0, "usable": True},
+    }
+    plain = strength.make_schedule(entries)
+    assert plain.fast == ["rules/cheap/x86-static"]
+    tagged = strength.make_schedule(entries, {"rules/slow-twin/x86-static"})
+    assert tagged.fast == ["rules/cheap/x86-static", "rules/slow-twin/x86-static"]
+    assert tagged.rest == ["torchvision/big/x86-static"]
+    from models import all_cases
+
+    tagged_cases = {c.id for c in all_cases() if strength.STRENGTH_TAG in c.tags}
+    assert "rules/long-sharing-walk-first-input/x86-static" in tagged_cases
