@@ -18,7 +18,8 @@ from models import SkipCase, all_cases
 from . import diff
 from .contract import ImplementationError, load
 from .golden import GoldenError, GoldenStore, golden_header, write_atomic
-from .runner import CONFORM, DIFFER, ERROR, SKIPPED, CaseError, produce_plan, run_case
+from .ledger import DEFAULT_LEDGER
+from .runner import CONFORM, DIFFER, ERROR, SKIPPED, CaseError, Outcome, produce_plan, run_case
 
 
 class UsageError(Exception):
@@ -128,15 +129,29 @@ def cmd_run(args) -> int:
     from .expectations import XPASS, Expectations, ExpectationsError, judge
 
     impl = load(args.impl)
+    if args.expectations and args.ledger:
+        raise UsageError("give --expectations or --ledger, not both")
     try:
         expectations = Expectations.load(args.expectations) if args.expectations else None
-    except ExpectationsError as exc:
+        if args.ledger:
+            import torch
+
+            from .ledger import Ledger
+
+            expectations = Ledger.load(args.ledger, torch.__version__)
+    except (ExpectationsError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     store = GoldenStore(args.golden_dir)
     verdicts = []
     declared_skips = {}
     to_run = []
-    for case in select_run(args):
+    cases = select_run(args)
+    if args.ledger:
+        from .matrix import absent_cases
+
+        for case_id, reason in absent_cases(store, {c.id for c in all_cases()}, args.k):
+            verdicts.append(judge(Outcome(case_id, SKIPPED, message=reason), None))
+    for case in cases:
         skip = expectations.skips(case.id) if expectations else None
         if skip is not None:
             skip.used += 1
@@ -163,8 +178,6 @@ def cmd_run(args) -> int:
             progress.advance()
 
     for case_id, skip in declared_skips.items():
-        from .runner import Outcome
-
         verdicts.append(judge(Outcome(case_id, SKIPPED, message=f"expected skip: {skip.reason}"), skip))
     if args.jobs > 1 or args.timeout or args.max_memory:
         from .isolation import run_isolated
@@ -178,7 +191,7 @@ def cmd_run(args) -> int:
         progress.close()
     unused = expectations.unused() if expectations else []
     for entry in unused:
-        print(f"UNUSED {entry.describe()} matched no case of this run")
+        print(f"UNUSED {entry.describe()} matched no case of this run" + (" (it no longer occurs?)" if args.ledger else ""))
     for kind in ("json", "junit", "markdown"):
         if getattr(args, kind):
             reports.write(kind, getattr(args, kind), verdicts, impl.name, args.strict)
@@ -190,7 +203,8 @@ def cmd_run(args) -> int:
     c = reports.counts(verdicts)
     line = summary({CONFORM: c[CONFORM], DIFFER: c[DIFFER], ERROR: c[ERROR], SKIPPED: c[SKIPPED]})
     if expectations:
-        line += f", {c['expected']} expected, {c['xpass']} xpass, {len(unused)} unused expectation(s)"
+        noun = "ledger entries" if args.ledger else "expectation(s)"
+        line += f", {c['expected']} expected, {c['xpass']} xpass, {len(unused)} unused {noun}"
     print(line)
     return 1 if failing else 0
 
@@ -372,6 +386,51 @@ def cmd_strength(args) -> int:
     return 1 if problems or figures["score"] < args.fail_under else 0
 
 
+def cmd_matrix(args) -> int:
+    """Keep each release's behaviour record (from the tox environments' JSON reports) and
+    write the case x release table; with --check, only say where records, ledger and
+    table disagree."""
+    from pathlib import Path
+
+    from . import matrix
+    from .ledger import LedgerError
+
+    if args.suggest:
+        import json
+
+        try:
+            report = json.loads(Path(args.suggest).read_text())
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{args.suggest}: cannot read: {exc}") from None
+        for line, case_ids in matrix.suggest(report):
+            print(f"{len(case_ids):5d} {line}\n      e.g. {', '.join(case_ids[:3])}")
+        return 0
+    try:
+        if not args.check:
+            for path in matrix.update(args.ledger, Path(args.results)):
+                print(f"recorded {path}")
+        records = matrix.load_records()
+        if not records:
+            raise UsageError(f"no behaviour record in {matrix.RECORDS}: run a tox environment first (tox -e torch2.0)")
+        problems = matrix.check(records, args.ledger)
+        main, every = matrix.markdown(records, args.ledger)
+    except (matrix.MatrixError, LedgerError) as exc:
+        raise UsageError(str(exc)) from None
+    for problem in problems:
+        print(f"MATRIX {problem}")
+    if args.check:
+        stale = [str(p) for p, text in ((matrix.TABLE, main), (matrix.RECORDS / "cases.md", every))
+                 if not p.is_file() or p.read_text() != text]
+        for path in stale:
+            print(f"MATRIX {path} is not what the records and the ledger give: run `obsconf matrix`")
+        problems += stale
+    else:
+        matrix.write(records, args.ledger)
+        print(f"wrote {matrix.TABLE} and {matrix.RECORDS / 'cases.md'}")
+    print(f"{len(records)} release(s): " + ", ".join(r["torch"] for r in records) + f"; {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
 def cmd_compare(args) -> int:
     """Two implementations on a model outside the corpus."""
     from . import byo
@@ -506,6 +565,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--last-failed", action="store_true", help="only the cases that failed in this IUT's last run")
     p.add_argument("--failed-first", action="store_true", help="the cases that failed last time first, then the rest")
     p.add_argument("--expectations", metavar="FILE", help="TOML file of expected differences, errors and skips")
+    p.add_argument("--ledger", nargs="?", const=str(DEFAULT_LEDGER), metavar="FILE",
+                   help="judge against the divergence ledger (golden/ledger.toml when no FILE): for another torch "
+                        "release's oracle; golden cases this environment cannot build are skipped with the reason")
     p.add_argument("--strict", action="store_true", help="a case that conforms although expected not to fails the run")
     p.add_argument("--json", metavar="FILE", help="write a JSON report")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
@@ -547,6 +609,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accept", action="store_true",
                    help="freeze the pending cases `obsconf fuzz` wrote (models/generated/pending/) into the corpus")
     p.set_defaults(func=cmd_regen)
+
+    p = sub.add_parser("matrix", help="the case x torch-release behaviour table from the tox environments' reports")
+    p.add_argument("--results", default=".obsconf-cache/matrix", metavar="DIR",
+                   help="JSON reports of `obsconf run --impl torch --ledger` to record (default: %(default)s)")
+    p.add_argument("--ledger", default=str(DEFAULT_LEDGER), metavar="FILE", help="the divergence ledger")
+    p.add_argument("--check", action="store_true",
+                   help="record nothing, write nothing: fail where records, ledger and docs/matrix.md disagree")
+    p.add_argument("--suggest", metavar="REPORT",
+                   help="only print the unlisted differences of a JSON report, generalised and grouped: drafts of ledger entries")
+    p.set_defaults(func=cmd_matrix)
 
     p = sub.add_parser("compare", help="compare two implementations on a model outside the corpus")
     p.add_argument("--model", required=True, metavar="PKG.MOD:BUILDER", help="a callable that returns the float model")

@@ -178,9 +178,19 @@ def _dangling(expected: Plan, actual: Plan, out: list[str]) -> None:
         return sorted((p, tuple(plan.observers[o] for o in c)) for p, c in plan.dangling)
 
     exp, act = chains(expected), chains(actual)
+    missing = []
     for producer, chain in exp:
         if (producer, chain) in act:
             act.remove((producer, chain))
+        else:
+            missing.append((producer, chain))
+    for producer, chain in missing:
+        # the same producer and classes with other attributes: say which attributes
+        twin = next((a for a in act if a[0] == producer and [_short(c) for c in a[1]] == [_short(c) for c in chain]), None)
+        if twin is not None:
+            act.remove(twin)
+            details = ["; ".join(describe.attribute_differences(e, a)) for e, a in zip(chain, twin[1]) if e != a]
+            out.append(f"unused observer on {producer}: {'; '.join(details)}")
         else:
             out.append(f"missing unused observer on {producer} [{', '.join(_short(c) for c in chain)}]")
     for producer, chain in act:

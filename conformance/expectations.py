@@ -67,6 +67,7 @@ class Verdict:
     kind: str  # EXPECTED, XPASS, UNEXPECTED, or CONFORM when nothing was declared and it conforms
     expectation: Expectation | None = None
     why: str = ""
+    entries: tuple[str, ...] = ()  # ledger runs: the ids of the divergences that account for it
 
     @property
     def ok(self) -> bool:

@@ -41,9 +41,19 @@ def _entry(verdict: Verdict) -> dict:
     if verdict.expectation is not None:
         entry["expectation"] = {"index": verdict.expectation.index, "outcome": verdict.expectation.outcome,
                                 "reason": verdict.expectation.reason}
+    if verdict.entries:
+        entry["ledger"] = list(verdict.entries)
     if verdict.why:
         entry["why"] = verdict.why
     return entry
+
+
+def torchvision_version() -> str | None:
+    try:
+        import torchvision
+    except Exception:  # absent, or built for another torch
+        return None
+    return torchvision.__version__
 
 
 def counts(verdicts: list[Verdict]) -> dict[str, int]:
@@ -61,6 +71,7 @@ def to_json(verdicts: list[Verdict], impl: str, strict: bool) -> str:
         "schema": JSON_SCHEMA,
         "suite": __version__,
         "torch": torch.__version__,
+        "torchvision": torchvision_version(),
         "impl": impl,
         "strict": strict,
         "summary": counts(verdicts),

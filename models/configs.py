@@ -27,7 +27,7 @@ from torch.ao.quantization.fx._equalize import default_equalization_qconfig
 from torch.ao.quantization.backend_config import get_native_backend_config, get_qnnpack_backend_config
 from torch.ao.quantization.backend_config.x86 import get_x86_backend_config
 
-from .recipe import ConfigPreset
+from .recipe import ConfigPreset, SkipCase
 
 
 def _dynamic_mapping() -> QConfigMapping:
@@ -210,22 +210,32 @@ PRESETS.update(
 # Activation dtypes beyond quint8 / qint8 / float16 (torch 2.2 and 2.4 widened the observed
 # ones): a custom backend whose linear takes and gives that dtype, and a qconfig that asks
 # for it. One preset a dtype (the rules family's wide-dtypes recipe runs them).
+# Named by attribute: torch releases before 2.1 have no float8 dtypes (those presets skip there).
 WIDE_DTYPES = {
-    "qint32": torch.qint32, "uint8": torch.uint8, "int8": torch.int8, "int16": torch.int16, "int32": torch.int32,
-    "float8-e5m2": torch.float8_e5m2, "float8-e4m3fn": torch.float8_e4m3fn,
+    "qint32": "qint32", "uint8": "uint8", "int8": "int8", "int16": "int16", "int32": "int32",
+    "float8-e5m2": "float8_e5m2", "float8-e4m3fn": "float8_e4m3fn",
 }
 
 
-def _wide_mapping(dtype) -> Callable[[], QConfigMapping]:
+def torch_dtype(attribute: str) -> torch.dtype:
+    """torch.<attribute>, or SkipCase when the installed torch has no such dtype."""
+    dtype = getattr(torch, attribute, None)
+    if not isinstance(dtype, torch.dtype):
+        raise SkipCase(f"torch {torch.__version__} has no dtype torch.{attribute}")
+    return dtype
+
+
+def _wide_mapping(attribute: str) -> Callable[[], QConfigMapping]:
     return lambda: QConfigMapping().set_global(
-        QConfig(activation=MinMaxObserver.with_args(dtype=dtype), weight=default_weight_observer))
+        QConfig(activation=MinMaxObserver.with_args(dtype=torch_dtype(attribute)), weight=default_weight_observer))
 
 
-def _wide_backend(dtype):
+def _wide_backend(attribute: str):
     def build():
         from torch.ao.quantization.backend_config import (
             BackendConfig, BackendPatternConfig, DTypeConfig, ObservationType)
 
+        dtype = torch_dtype(attribute)
         config = DTypeConfig(input_dtype=dtype, output_dtype=dtype, weight_dtype=torch.qint8, bias_dtype=torch.float)
         shared = DTypeConfig(input_dtype=dtype, output_dtype=dtype)
         return BackendConfig(f"wide-{dtype}").set_backend_pattern_configs([

@@ -170,3 +170,16 @@ def test_module_swap_and_observers_inside_modules_are_reported():
         "module swap differs at linear: Linear != OtherLinear",
         "observer inside module linear.weight_fake_quant: dtype qint8 != quint8; quant_min -128 != 0; quant_max 127 != 255",
     ]
+
+
+def test_an_unused_observer_with_other_attributes_says_which():
+    """A dangling observer (its node has no user) of the same class but other attributes is
+    one difference naming the attributes, not a missing and an extra observer."""
+    from conformance.golden import GoldenStore
+
+    _, expected = parse_text(GoldenStore().read_text("hypothesis/001df4b47b67/x86-static"))
+    actual = copy.deepcopy(expected)
+    actual.observers = {k: v.replace("scale=0.0078125", "scale=0.5") for k, v in actual.observers.items()}
+    assert diff.compare(expected, actual) == ["unused observer on tanh: scale 0.0078125 != 0.5"]
+    actual.dangling = [(p, c) for p, c in actual.dangling if p != "view_1"]
+    assert "missing unused observer on view_1 [HistogramObserver]" in diff.compare(expected, actual)

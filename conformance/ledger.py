@@ -1,0 +1,215 @@
+"""The divergence ledger (golden/ledger.toml): how other torch releases' prepare differs
+from the goldens, which the default release's oracle produced.
+
+One `[[divergence]]` table per behaviour change:
+
+    [[divergence]]
+    id = "no-is-dynamic"                       # short, unique; the behaviour table names it
+    torch = "<2.1"                             # the releases showing it (a PEP 440 specifier set)
+    cases = ["*"]                              # globs of case ids
+    outcome = "differs"                        # differs | error | skip
+    differences = ["* is_dynamic False != <absent>*"]   # lines as the differ prints them; * is a wildcard
+    error = "only works for qint8"             # outcome error: a substring of the case's error
+    change = "pytorch/pytorch#NNNN (2.1): ..."  # the upstream change that explains it
+
+A run of some release's oracle is judged case by case against the entries whose `torch`
+admits that release and whose `cases` match:
+
+- a case that differs conforms to the ledger when every difference line matches a line of
+  one of those entries; a line no entry matches is an unlisted difference and fails;
+- an entry that names a case exactly (no wildcard) and lists exact lines must still see
+  each of them: a line that went missing while the case still differs means the
+  divergence changed, and fails; the case conforming now is reported (XPASS);
+- a case that errs must match an `error` entry's substring, else it fails;
+- an entry that matches nothing in a whole run no longer occurs: it is reported as
+  unused, so the ledger stays true.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+
+from .expectations import CONFORM as CONFORMS, EXPECTED, UNEXPECTED, XPASS, Verdict
+from .runner import CONFORM, DIFFER, ERROR, SKIPPED, Outcome
+
+DEFAULT_LEDGER = Path(__file__).resolve().parent.parent / "golden" / "ledger.toml"
+OUTCOMES = ("differs", "error", "skip")
+_KEYS = {"id", "torch", "cases", "outcome", "differences", "error", "change"}
+
+
+class LedgerError(ValueError):
+    """A ledger that cannot be read; the message names the file and the entry."""
+
+
+def release(version: str) -> Version:
+    """The release a torch version string names, without its local build tag: 2.0.1+cu117 -> 2.0.1."""
+    return Version(Version(version).base_version)
+
+
+def _line_pattern(line: str) -> re.Pattern:
+    return re.compile(".*".join(re.escape(part) for part in line.split("*")) + r"\Z", re.DOTALL)
+
+
+@dataclass
+class Divergence:
+    index: int  # 1-based position in the file, for messages
+    id: str
+    torch: SpecifierSet
+    patterns: tuple[str, ...]
+    outcome: str
+    change: str
+    differences: tuple[str, ...] = ()
+    error: str | None = None
+    used: int = 0
+    _compiled: list = field(default_factory=list, repr=False)
+
+    def __post_init__(self):
+        self._compiled = [_line_pattern(d) for d in self.differences]
+
+    @property
+    def reason(self) -> str:  # what Expectation calls it: reports read it
+        return self.change
+
+    def admits(self, version: Version) -> bool:
+        return self.torch.contains(version, prereleases=True)
+
+    def matches(self, case_id: str) -> bool:
+        return any(fnmatch.fnmatchcase(case_id, p) for p in self.patterns)
+
+    def names_exactly(self, case_id: str) -> bool:
+        return case_id in self.patterns and not any("*" in d for d in self.differences)
+
+    def covers(self, line: str) -> bool:
+        return any(p.match(line) for p in self._compiled)
+
+    def describe(self) -> str:
+        return f"divergence {self.id!r} (torch {self.torch}; {', '.join(self.patterns)}: {self.outcome})"
+
+
+@dataclass
+class Ledger:
+    source: str
+    version: Version
+    entries: list[Divergence]  # those admitting `version`
+    everything: list[Divergence]  # the whole file, whatever release
+
+    @classmethod
+    def load(cls, path: str | Path, torch_version: str) -> "Ledger":
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise LedgerError(f"ledger {path}: cannot read: {exc}") from None
+        return cls.parse(data, torch_version, str(path))
+
+    @classmethod
+    def parse(cls, data: dict, torch_version: str, source: str = "<ledger>") -> "Ledger":
+        unknown = set(data) - {"divergence"}
+        if unknown:
+            raise LedgerError(f"ledger {source}: unknown top-level key(s) {sorted(unknown)}; use [[divergence]] tables")
+        entries, seen = [], set()
+        for i, raw in enumerate(data.get("divergence", []), start=1):
+            entries.append(_parse_entry(raw, f"ledger {source}, entry #{i}", i, seen))
+        version = release(torch_version)
+        return cls(source, version, [e for e in entries if e.admits(version)], entries)
+
+    def find(self, case_id: str) -> list[Divergence]:
+        return [e for e in self.entries if e.matches(case_id)]
+
+    def skips(self, case_id: str) -> Divergence | None:
+        """The entry that says this release cannot run the case at all."""
+        return next((e for e in self.find(case_id) if e.outcome == "skip"), None)
+
+    def judge(self, outcome: Outcome) -> Verdict:
+        found = self.find(outcome.case_id)
+        if outcome.status == SKIPPED:
+            return Verdict(outcome, CONFORMS)
+        if outcome.status == ERROR:
+            hit = next((e for e in found if e.outcome == "error" and (not e.error or e.error in outcome.message)), None)
+            if hit is None:
+                return Verdict(outcome, UNEXPECTED, why="an error no ledger entry lists for this release")
+            hit.used += 1
+            return _verdict(outcome, EXPECTED, [hit])
+        listing = [e for e in found if e.outcome == "differs"]
+        exact = [e for e in listing if e.names_exactly(outcome.case_id)]
+        if outcome.status == CONFORM:
+            if exact:
+                for e in exact:
+                    e.used += 1
+                return _verdict(outcome, XPASS, exact, why=f"conforms, although {exact[0].describe()} says it differs")
+            return Verdict(outcome, CONFORMS)
+        hits: list[Divergence] = []
+        for line in outcome.differences:
+            entry = next((e for e in listing if e.covers(line)), None)
+            if entry is None:
+                return _verdict(outcome, UNEXPECTED, hits, why=f"unlisted difference for torch {self.version}: {line}")
+            if entry not in hits:
+                hits.append(entry)
+        for e in exact:
+            missing = [d for d in e.differences if d not in outcome.differences]
+            if missing:
+                return _verdict(outcome, UNEXPECTED, hits,
+                                why=f"the divergence changed: {e.describe()} lists {missing[0]!r}, which no longer occurs")
+        for e in hits:
+            e.used += 1
+        return _verdict(outcome, EXPECTED, hits)
+
+    def unused(self) -> list[Divergence]:
+        return [e for e in self.entries if not e.used]
+
+
+def _verdict(outcome: Outcome, kind: str, entries: list[Divergence], why: str = "") -> Verdict:
+    return Verdict(outcome, kind, entries[0] if entries else None, why=why, entries=tuple(e.id for e in entries))
+
+
+def _parse_entry(raw, where: str, index: int, seen: set) -> Divergence:
+    if not isinstance(raw, dict):
+        raise LedgerError(f"{where}: not a table")
+    extra = set(raw) - _KEYS
+    if extra:
+        raise LedgerError(f"{where}: unknown key(s) {sorted(extra)}")
+    ident = raw.get("id")
+    if not isinstance(ident, str) or not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", ident or ""):
+        raise LedgerError(f"{where}: `id` must be a short lowercase name (letters, digits, '-', '.')")
+    if ident in seen:
+        raise LedgerError(f"{where}: id {ident!r} is used twice")
+    seen.add(ident)
+    where = f"{where} ({ident})"
+    try:
+        spec = SpecifierSet(raw.get("torch", ""))
+    except (InvalidSpecifier, TypeError):
+        raise LedgerError(f"{where}: `torch` must be a version range such as \">=2.0,<2.1\", not {raw.get('torch')!r}") from None
+    if not str(spec):
+        raise LedgerError(f"{where}: `torch` must name the releases showing the divergence")
+    cases = raw.get("cases")
+    patterns = (cases,) if isinstance(cases, str) else tuple(cases or ())
+    if not patterns or not all(isinstance(p, str) and p for p in patterns):
+        raise LedgerError(f"{where}: `cases` must be a glob or a list of globs")
+    outcome = raw.get("outcome")
+    if outcome not in OUTCOMES:
+        raise LedgerError(f"{where}: `outcome` must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
+    change = raw.get("change")
+    if not isinstance(change, str) or not change.strip():
+        raise LedgerError(f"{where}: every divergence needs the upstream `change` that explains it")
+    differences = raw.get("differences", [])
+    if outcome == "differs":
+        if not isinstance(differences, list) or not differences or not all(isinstance(d, str) and d for d in differences):
+            raise LedgerError(f"{where}: outcome \"differs\" needs `differences`, a list of lines")
+    elif "differences" in raw:
+        raise LedgerError(f"{where}: `differences` is for outcome \"differs\" only")
+    error = raw.get("error")
+    if error is not None and (outcome != "error" or not isinstance(error, str)):
+        raise LedgerError(f"{where}: `error` (a substring) is for outcome \"error\" only")
+    return Divergence(index, ident, spec, patterns, outcome, change.strip(), tuple(differences), error)

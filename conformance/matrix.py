@@ -1,0 +1,270 @@
+"""The behaviour table across torch releases: each tox environment runs its release's
+oracle against the goldens and the divergence ledger (`obsconf run --impl torch --ledger
+--json .obsconf-cache/matrix/<env>.json`); `obsconf matrix` keeps one compact record per
+release in docs/matrix/ and writes the case x release table from them (docs/matrix.md,
+and every case's row in docs/matrix/cases.md).
+
+A cell says what that release's prepare did with the case: `=` same plan as the golden,
+the ids of the ledger entries that account for its differences or its error, `skip` (the
+release cannot build the case: a missing model, dtype or backend pattern), or `FAIL`
+(a difference or error the ledger does not list, or a listed one that changed).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+from .golden import write_atomic
+from .ledger import Ledger, release
+from .runner import SKIPPED, Outcome
+
+RESULTS = Path(".obsconf-cache") / "matrix"
+ROOT = Path(__file__).resolve().parent.parent
+RECORDS = ROOT / "docs" / "matrix"
+TABLE = ROOT / "docs" / "matrix.md"
+RECORD_SCHEMA = 1
+
+SAME, SKIP, FAIL = "=", "skip", "FAIL"
+
+
+class MatrixError(ValueError):
+    """A results or record file that cannot be read; the message names it."""
+
+
+def absent_reason(case_id: str) -> str:
+    """Why this environment builds no case of that id although a golden has it."""
+    import torch
+
+    family, rest = case_id.split("/", 1)
+    if family == "torchvision":
+        try:
+            import torchvision
+        except Exception as exc:  # absent, or built for another torch
+            return f"torchvision cannot be imported beside torch {torch.__version__} ({type(exc).__name__})"
+        return f"torchvision {torchvision.__version__} has no model {rest.split('/')[0]}"
+    if family == "zoo":
+        backend, pattern = rest.split("/")[:2]
+        return f"torch {torch.__version__}'s {backend} backend config has no pattern {pattern}"
+    return f"torch {torch.__version__}'s corpus has no recipe for it"
+
+
+def absent_cases(store, known: set[str], patterns=None) -> list[tuple[str, str]]:
+    """(case id, reason) for goldens matching -k `patterns` that no recipe here builds."""
+    def wanted(case_id: str) -> bool:
+        return not patterns or any(
+            fnmatch.fnmatchcase(case_id, p) if any(ch in p for ch in "*?[") else p in case_id for p in patterns)
+
+    return [(i, absent_reason(i)) for i in store.stored_ids() if i not in known and wanted(i)]
+
+
+def cell(entry: dict) -> str:
+    """A JSON report's case entry (or its re-judged form) as a table cell."""
+    if entry["verdict"] in ("unexpected", "xpass"):  # xpass: a listed divergence is gone
+        return FAIL
+    if entry["status"] == "skipped":
+        return SKIP
+    if entry.get("ledger"):
+        return " ".join(entry["ledger"])
+    return SAME
+
+
+def record_from_report(report: dict, source: str, ledger_path) -> dict:
+    """The compact per-release record kept in docs/matrix/ from a JSON run report, every
+    case judged again by the ledger as it is now (the report keeps the raw differences,
+    so the ledger can be corrected without running that release again)."""
+    if report.get("schema") != 1 or report.get("impl") != "torch" or "cases" not in report:
+        raise MatrixError(f"{source}: not a JSON report of `obsconf run --impl torch` (schema 1)")
+    ledger = Ledger.load(ledger_path, report["torch"])
+    cases = {}
+    for entry in report["cases"]:
+        outcome = Outcome(entry["id"], entry["status"], list(entry.get("differences", [])), entry.get("message", ""))
+        if entry.get("verdict") == "expected" and entry["status"] == SKIPPED:
+            verdict = None  # a skip the ledger declared: not run at all
+            judged = {"status": entry["status"], "verdict": "expected", "ledger": entry.get("ledger", [])}
+        else:
+            verdict = ledger.judge(outcome)
+            judged = {"status": entry["status"], "verdict": verdict.kind, "ledger": list(verdict.entries)}
+        row = {"cell": cell(judged)}
+        why = entry.get("message") if entry["status"] == SKIPPED else (verdict.why if verdict else "")
+        if why:
+            row["why"] = why
+        cases[entry["id"]] = row
+    return {"schema": RECORD_SCHEMA, "torch": report["torch"], "torchvision": report.get("torchvision"),
+            "summary": dict(Counter(_kind(r["cell"]) for r in cases.values())), "cases": cases,
+            "unused": [e.id for e in ledger.unused()]}
+
+
+def _kind(text: str) -> str:
+    if text in (SAME, SKIP, FAIL):
+        return {"=": "same", "skip": "skipped", "FAIL": "unexpected"}[text]
+    return "ledgered"
+
+
+def load_records(directory: Path = RECORDS) -> list[dict]:
+    records = []
+    for path in sorted(directory.glob("torch-*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise MatrixError(f"{path}: cannot read: {exc}") from None
+        if data.get("schema") != RECORD_SCHEMA:
+            raise MatrixError(f"{path}: not a behaviour record of schema {RECORD_SCHEMA}")
+        records.append(data)
+    return sorted(records, key=lambda r: release(r["torch"]))
+
+
+def update(ledger_path, results: Path = RESULTS, records: Path = RECORDS) -> list[str]:
+    """Turn every JSON report under `results` into its release's record; the record files written."""
+    written = []
+    for path in sorted(results.glob("*.json")):
+        try:
+            report = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise MatrixError(f"{path}: cannot read: {exc}") from None
+        record = record_from_report(report, str(path), ledger_path)
+        out = records / f"torch-{release(record['torch'])}.json"
+        write_atomic(out, json.dumps(record, indent=0, sort_keys=True) + "\n")
+        written.append(str(out))
+    return written
+
+
+def check(records: list[dict], ledger_path) -> list[str]:
+    """Where the records and the ledger disagree: a cell naming an entry the ledger lacks or
+    whose range excludes that release, an unexpected cell, or an entry admitting a recorded
+    release that no case of that release shows."""
+    problems = []
+    for record in records:
+        ledger = Ledger.load(ledger_path, record["torch"])
+        admitted = {e.id for e in ledger.entries}
+        everything = {e.id for e in ledger.everything}
+        seen = set()
+        for case_id, row in record["cases"].items():
+            text = row["cell"]
+            if text == FAIL:
+                problems.append(f"torch {release(record['torch'])}: {case_id} fails: {row.get('why', '')}")
+                continue
+            if text in (SAME, SKIP):
+                continue
+            for ident in text.split():
+                seen.add(ident)
+                if ident not in everything:
+                    problems.append(f"torch {release(record['torch'])}: {case_id} names {ident!r}, which the ledger lacks")
+                elif ident not in admitted:
+                    problems.append(f"torch {release(record['torch'])}: {case_id} names {ident!r}, whose range excludes it")
+        for ident in sorted(admitted - seen):
+            problems.append(f"torch {release(record['torch'])}: ledger entry {ident!r} admits it but no case shows it")
+    return problems
+
+
+def markdown(records: list[dict], ledger_path) -> tuple[str, str]:
+    """(docs/matrix.md, docs/matrix/cases.md) from the records."""
+    releases = [str(release(r["torch"])) for r in records]
+    header = "| " + " | ".join(["case"] + releases) + " |"
+    rule = "| --- " * (len(releases) + 1) + "|"
+    every = sorted({c for r in records for c in r["cases"]})
+    rows = {c: tuple(r["cases"].get(c, {}).get("cell", "") for r in records) for c in every}
+
+    lines = ["# Observer placement across torch releases", "",
+             "Each release's own `prepare_fx` / `prepare_qat_fx` run against the goldens (made by torch "
+             f"{_golden_torch()}) and judged by the divergence ledger `golden/ledger.toml`, one tox environment a "
+             "release (`tox -e torch2.0` ...; then `obsconf matrix`). `=`: the same plan; an entry id: differs "
+             "(or errs) exactly as that ledger entry says; `skip`: the release cannot build the case; `FAIL`: "
+             "a difference the ledger does not list. Every case's row: [matrix/cases.md](matrix/cases.md).", "",
+             "## Releases", "",
+             "| torch | torchvision | cases | same | ledgered | skipped | unexpected |", "| --- " * 7 + "|"]
+    for r in records:
+        s = r["summary"]
+        lines.append(f"| {r['torch']} | {r.get('torchvision') or 'none'} | {len(r['cases'])} | {s.get('same', 0)} | "
+                     f"{s.get('ledgered', 0)} | {s.get('skipped', 0)} | {s.get('unexpected', 0)} |")
+    ledger = Ledger.load(ledger_path, "0")
+    lines += ["", "## Ledger entries: cases each accounts for, per release", "",
+              "| entry | upstream change | " + " | ".join(releases) + " |", "| --- " * (len(releases) + 2) + "|"]
+    for entry in ledger.everything:
+        counts = []
+        for r in records:
+            if not entry.admits(release(r["torch"])):
+                counts.append("")
+                continue
+            counts.append(str(sum(1 for row in r["cases"].values() if entry.id in row["cell"].split())))
+        lines.append(f"| `{entry.id}` | {entry.change} | " + " | ".join(counts) + " |")
+    lines += ["", "## Cases grouped by behaviour", "",
+              "Cases whose row is the same across all releases form one group (a few example ids shown).", "",
+              "| cases | examples | " + " | ".join(releases) + " |", "| --- " * (len(releases) + 2) + "|"]
+    groups: dict[tuple, list[str]] = {}
+    for case_id, row in rows.items():
+        groups.setdefault(row, []).append(case_id)
+    for row, members in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        examples = ", ".join(f"`{m}`" for m in members[:3]) + (", ..." if len(members) > 3 else "")
+        lines.append(f"| {len(members)} | {examples} | " + " | ".join(_md(c) for c in row) + " |")
+    cases = ["# Every case across torch releases", "", "See [../matrix.md](../matrix.md) for what a cell means.", "",
+             header, rule] + [f"| `{c}` | " + " | ".join(_md(x) for x in rows[c]) + " |" for c in every]
+    return "\n".join(lines) + "\n", "\n".join(cases) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|") if text else " "
+
+
+def _golden_torch() -> str:
+    """The torch version that made the goldens (their headers say it)."""
+    from .golden import GoldenStore
+
+    store = GoldenStore()
+    for case_id in store.stored_ids()[:1]:
+        for line in (store.read_text(case_id) or "").splitlines():
+            if line.startswith("torch = "):
+                return line.split("=", 1)[1].strip()
+    return "unknown"
+
+
+def write(records: list[dict], ledger_path, table: Path = TABLE, cases: Path | None = None) -> None:
+    main, every = markdown(records, ledger_path)
+    write_atomic(table, main)
+    write_atomic(cases or table.parent / "matrix" / "cases.md", every)
+
+
+# -- drafting ledger entries ----------------------------------------------------------------
+
+_GENERALISE = [  # (pattern, replacement): the parts of a difference line that name nodes
+    (re.compile(r"^(observer(?: \d+ of \d+)?) on .+?: "), r"\1 on *: "),
+    (re.compile(r"^(missing|extra)( unused)? observer on .+? \["), r"\1\2 observer on * ["),
+    (re.compile(r"^unused observer on \S+: "), "unused observer on *: "),
+    (re.compile(r"^observer inside module \S+: "), "observer inside module *: "),
+    (re.compile(r"^(missing|extra) observer inside module: \S+ \["), r"\1 observer inside module: * ["),
+    (re.compile(r"^(missing|extra) module \S+: "), r"\1 module *: "),
+    (re.compile(r"^module swap differs at \S+: "), "module swap differs at *: "),
+    (re.compile(r"^(.+?) of \{.*?\} differs: "), r"\1 of {*} differs: "),
+    (re.compile(r"^(sharing differs|observer nodes differ at|graph rewired|convert state observed_node_names)\b.*"),
+     r"\1*"),
+]
+
+
+def generalise(line: str) -> str:
+    """A difference line with the node and module names made wildcards (`*`)."""
+    inner = _STANDALONE.match(line)
+    if inner:  # a standalone module's own difference: any standalone module
+        return "*" + generalise(line[inner.end():])
+    for pattern, replacement in _GENERALISE:
+        line = pattern.sub(replacement, line)
+    return line
+
+
+_STANDALONE = re.compile(r"in standalone module \S+: ")
+
+
+def suggest(report: dict) -> list[tuple[str, list[str]]]:
+    """(generalised line, case ids) for every unlisted difference or error of a JSON report,
+    most cases first: the raw material of new ledger entries (their `change` is for a
+    person to find)."""
+    groups: dict[str, set[str]] = {}
+    for entry in report["cases"]:
+        if entry.get("verdict") != "unexpected":
+            continue
+        lines = entry.get("differences") or [f"error: {entry.get('message', '')}"]
+        for line in lines:
+            groups.setdefault(generalise(line), set()).add(entry["id"])
+    return sorted(((k, sorted(v)) for k, v in groups.items()), key=lambda kv: (-len(kv[1]), kv[0]))

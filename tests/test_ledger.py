@@ -1,0 +1,235 @@
+"""The divergence ledger (golden/ledger.toml) and the behaviour table across torch releases
+(obsconf matrix): how a release's differences are judged, and how records, ledger and the
+table are kept in agreement."""
+
+import json
+
+import pytest
+import torch
+
+from conformance import matrix
+from conformance.cli import main
+from conformance.ledger import DEFAULT_LEDGER, Ledger, LedgerError, release
+from conformance.runner import CONFORM, DIFFER, ERROR, SKIPPED, Outcome
+
+PLANTED = "tests.planted:drop_one_observer"
+CASE = "patterns/linear/x86-static"
+DIFFERENCE = "missing observer on x -> linear (arg 0) [HistogramObserver]"
+THIS = str(release(torch.__version__))
+
+
+def _ledger(text: str, version: str = "2.0.1+cu117") -> Ledger:
+    import tomllib
+
+    return Ledger.parse(tomllib.loads(text), version, "test.toml")
+
+
+IS_DYNAMIC = '''
+[[divergence]]
+id = "no-is-dynamic"
+torch = "<2.1"
+cases = ["patterns/*"]
+outcome = "differs"
+differences = ["observer on *: is_dynamic False != <absent>*"]
+change = "observers gained is_dynamic in 2.1"
+
+[[divergence]]
+id = "linear-input"
+torch = ">=2.0,<2.2"
+cases = ["patterns/linear/x86-static"]
+outcome = "differs"
+differences = ["missing observer on x -> linear (arg 0) [HistogramObserver]"]
+change = "made up for the test"
+
+[[divergence]]
+id = "wide-int16"
+torch = "<2.2"
+cases = ["rules/wide-dtypes/wide-int16"]
+outcome = "error"
+error = "only works for qint8"
+change = "int16 observers arrived in 2.2"
+'''
+
+
+def test_releases_are_read_without_their_build_tag_and_ranges_pick_the_entries():
+    assert str(release("2.0.1+cu117")) == "2.0.1" and str(release("2.15.0")) == "2.15.0"
+    assert [e.id for e in _ledger(IS_DYNAMIC, "2.0.1+cu117").entries] == ["no-is-dynamic", "linear-input", "wide-int16"]
+    assert [e.id for e in _ledger(IS_DYNAMIC, "2.1.2").entries] == ["linear-input", "wide-int16"]
+    assert [e.id for e in _ledger(IS_DYNAMIC, "2.14.1+cu130").entries] == []
+
+
+def test_every_difference_line_must_be_listed_and_wildcards_match_any_text():
+    ledger = _ledger(IS_DYNAMIC)
+    listed = Outcome("patterns/cat/x86-static", DIFFER, ["observer on {a -> cat (arg 0)}: is_dynamic False != <absent>"])
+    verdict = ledger.judge(listed)
+    assert verdict.ok and verdict.entries == ("no-is-dynamic",)
+    unlisted = Outcome("patterns/cat/x86-static", DIFFER, listed.differences + ["missing observer on a -> b (arg 0) [X]"])
+    verdict = ledger.judge(unlisted)
+    assert not verdict.ok and "unlisted difference for torch 2.0.1: missing observer on a -> b" in verdict.why
+    # brackets are plain text, not glob classes: only * is special
+    assert not ledger.judge(Outcome("patterns/cat/x86-static", DIFFER, ["observer on x: is_dynamic True != <absent>"])).ok
+
+
+def test_an_exactly_listed_divergence_that_changes_fails_and_one_that_vanished_is_an_xpass():
+    ledger = _ledger(IS_DYNAMIC, "2.1.0")
+    assert ledger.judge(Outcome(CASE, DIFFER, [DIFFERENCE])).ok
+    changed = ledger.judge(Outcome(CASE, DIFFER, ["missing observer on x -> linear (arg 0) [MinMaxObserver]"]))
+    assert not changed.ok and "unlisted difference" in changed.why
+    gone = ledger.judge(Outcome(CASE, CONFORM))
+    assert gone.kind == "xpass" and "conforms, although divergence 'linear-input'" in gone.why
+    # a case the wildcard entry merely could concern may conform
+    assert _ledger(IS_DYNAMIC).judge(Outcome("patterns/cat/x86-static", CONFORM)).ok
+
+
+def test_a_listed_line_that_went_missing_while_the_case_still_differs_fails():
+    ledger = _ledger(IS_DYNAMIC)
+    other = "observer on {x -> linear (arg 0)}: is_dynamic False != <absent>"
+    verdict = ledger.judge(Outcome(CASE, DIFFER, [other]))
+    assert not verdict.ok and "the divergence changed" in verdict.why
+
+
+def test_errors_need_an_entry_whose_substring_they_contain_and_unused_entries_are_named():
+    ledger = _ledger(IS_DYNAMIC)
+    case = "rules/wide-dtypes/wide-int16"
+    assert ledger.judge(Outcome(case, ERROR, message="IUT 'torch' raised AssertionError: Default Observer only works "
+                                                     "for qint8, quint8 and quint4x2 data type")).ok
+    assert not ledger.judge(Outcome(case, ERROR, message="IUT 'torch' raised KeyError: 3")).ok
+    assert not ledger.judge(Outcome("rules/other/x86-static", ERROR, message="x")).ok
+    assert ledger.judge(Outcome("torchvision/x/x86-static", SKIPPED, message="torchvision 0.15.2 has no model x")).ok
+    assert [e.id for e in ledger.unused()] == ["no-is-dynamic", "linear-input"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[[divergence]]\nid = 'a'\ntorch = 'two'\ncases = '*'\noutcome = 'skip'\nchange = 'c'", "version range"),
+    ("[[divergence]]\nid = 'a'\ntorch = '<2'\ncases = '*'\noutcome = 'differs'\nchange = 'c'", "needs `differences`"),
+    ("[[divergence]]\nid = 'a'\ntorch = '<2'\ncases = '*'\noutcome = 'skip'", "upstream `change`"),
+    ("[[divergence]]\nid = 'A b'\ntorch = '<2'\ncases = '*'\noutcome = 'skip'\nchange = 'c'", "`id` must be"),
+    ("[[divergence]]\nid = 'a'\ntorch = '<2'\ncases = '*'\noutcome = 'skip'\nchange = 'c'\n"
+     "[[divergence]]\nid = 'a'\ntorch = '<2'\ncases = '*'\noutcome = 'skip'\nchange = 'c'", "used twice"),
+    ("[[expect]]\n", "unknown top-level"),
+])
+def test_bad_ledgers_are_one_line_errors_naming_the_file_and_entry(text, message):
+    import tomllib
+
+    with pytest.raises(LedgerError, match=message) as info:
+        Ledger.parse(tomllib.loads(text), "2.0.1", "bad.toml")
+    assert "bad.toml" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_the_bundled_ledger_reads_and_lists_nothing_for_the_release_that_made_the_goldens():
+    ledger = Ledger.load(DEFAULT_LEDGER, torch.__version__)
+    assert ledger.everything, "the ledger lists the divergences of the other releases"
+    assert ledger.entries == [], "the goldens' own release cannot diverge from them"
+    for entry in ledger.everything:
+        assert entry.change.strip()
+
+
+def test_run_with_a_ledger_accepts_listed_differences_and_fails_on_others(tmp_path, capsys):
+    path = tmp_path / "ledger.toml"
+    path.write_text(f'''
+[[divergence]]
+id = "planted"
+torch = "=={THIS}"
+cases = ["{CASE}"]
+outcome = "differs"
+differences = ["{DIFFERENCE}"]
+change = "the planted fault"
+''')
+    report = tmp_path / "r.json"
+    assert main(["run", "--impl", PLANTED, "-k", CASE, "--ledger", str(path), "--json", str(report)]) == 0
+    assert "1 expected, 0 xpass, 0 unused ledger entries" in capsys.readouterr().out
+    entry = json.loads(report.read_text())["cases"][0]
+    assert entry["ledger"] == ["planted"] and matrix.cell(entry) == "planted"
+    path.write_text(path.read_text().replace(f"=={THIS}", "<2.1"))
+    assert main(["run", "--impl", PLANTED, "-k", CASE, "--ledger", str(path)]) == 1
+    assert f"unlisted difference for torch {THIS}" in capsys.readouterr().out
+    assert main(["run", "--impl", PLANTED, "--ledger", str(path), "--expectations", str(path)]) == 2
+
+
+def test_goldens_no_recipe_here_builds_are_skipped_with_the_reason(tmp_path):
+    from conformance.golden import GoldenStore
+
+    store = GoldenStore(tmp_path)
+    for case_id in ("torchvision/ghostnet/x86-static", "zoo/x86/torch.foo/x86-static", "rules/gone/x86-static",
+                    "patterns/linear/x86-static"):
+        (tmp_path / (case_id + ".plan")).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / (case_id + ".plan")).write_text("")
+    absent = dict(matrix.absent_cases(store, {"patterns/linear/x86-static"}))
+    assert sorted(absent) == ["rules/gone/x86-static", "torchvision/ghostnet/x86-static", "zoo/x86/torch.foo/x86-static"]
+    assert "has no model ghostnet" in absent["torchvision/ghostnet/x86-static"]
+    assert "x86 backend config has no pattern torch.foo" in absent["zoo/x86/torch.foo/x86-static"]
+    assert list(dict(matrix.absent_cases(store, set(), ["zoo/"]))) == ["zoo/x86/torch.foo/x86-static"]
+
+
+def _report(version: str, cases: list[dict]) -> dict:
+    return {"schema": 1, "impl": "torch", "torch": version, "torchvision": None, "cases": cases}
+
+
+def test_records_table_and_ledger_agree_or_the_check_says_where_not(tmp_path):
+    ledger = tmp_path / "ledger.toml"
+    ledger.write_text(IS_DYNAMIC)
+    results, records = tmp_path / "results", tmp_path / "records"
+    results.mkdir()
+    dynamic = "observer on {a -> cat (arg 0)}: is_dynamic False != <absent>"
+    int16 = "IUT 'torch' raised AssertionError: Default Observer only works for qint8, quint8 and quint4x2 data type"
+    # the reports' own verdicts do not count: the record judges the raw outcomes again
+    (results / "torch2.0.json").write_text(json.dumps(_report("2.0.1+cu117", [
+        {"id": "patterns/cat/x86-static", "status": DIFFER, "verdict": "unexpected", "differences": [dynamic]},
+        {"id": CASE, "status": DIFFER, "verdict": "unexpected", "differences": [DIFFERENCE, dynamic]},
+        {"id": "rules/wide-dtypes/wide-int16", "status": ERROR, "verdict": "unexpected", "message": int16},
+        {"id": "torchvision/x/x86-static", "status": SKIPPED, "verdict": "conform", "message": "no model x"},
+    ])))
+    (results / "torch2.1.json").write_text(json.dumps(_report("2.1.2", [
+        {"id": "patterns/cat/x86-static", "status": CONFORM, "verdict": "conform"},
+        {"id": CASE, "status": DIFFER, "verdict": "expected", "differences": ["z"]},
+        {"id": "rules/wide-dtypes/wide-int16", "status": ERROR, "verdict": "expected", "message": int16},
+    ])))
+    written = matrix.update(ledger, results, records)
+    assert sorted(p.rsplit("/", 1)[1] for p in written) == ["torch-2.0.1.json", "torch-2.1.2.json"]
+    loaded = matrix.load_records(records)
+    assert [r["torch"] for r in loaded] == ["2.0.1+cu117", "2.1.2"]
+    assert loaded[0]["cases"][CASE]["cell"] == "linear-input no-is-dynamic"
+    assert loaded[0]["cases"]["torchvision/x/x86-static"] == {"cell": "skip", "why": "no model x"}
+    assert loaded[0]["summary"] == {"ledgered": 3, "skipped": 1} and loaded[0]["unused"] == []
+    assert loaded[1]["cases"][CASE] == {"cell": "FAIL", "why": "unlisted difference for torch 2.1.2: z"}
+    assert loaded[1]["unused"] == ["linear-input"]
+    problems = matrix.check(loaded, ledger)
+    assert problems == ["torch 2.1.2: patterns/linear/x86-static fails: unlisted difference for torch 2.1.2: z",
+                        "torch 2.1.2: ledger entry 'linear-input' admits it but no case shows it"]
+    main_table, cases_table = matrix.markdown(loaded, ledger)
+    assert "| `linear-input` | made up for the test | 1 | 0 |" in main_table
+    assert "| `no-is-dynamic` | observers gained is_dynamic in 2.1 | 2 |  |" in main_table
+    assert f"| `{CASE}` | linear-input no-is-dynamic | FAIL |" in cases_table
+    # a record naming an entry the ledger lost is caught
+    ledger.write_text(IS_DYNAMIC.replace('id = "wide-int16"', 'id = "wide-int16-renamed"'))
+    assert any("names 'wide-int16', which the ledger lacks" in p for p in matrix.check(loaded, ledger))
+
+
+def test_the_committed_table_agrees_with_the_records_and_the_ledger(capsys):
+    """docs/matrix.md and docs/matrix/cases.md are what the committed records and the
+    ledger give, every recorded cell is accounted for, and every entry that admits a
+    recorded release is seen there."""
+    assert main(["matrix", "--check"]) == 0, capsys.readouterr().out
+
+
+def test_suggest_generalises_node_names_and_groups_unlisted_lines(capsys, tmp_path):
+    assert matrix.generalise("in standalone module sub: observer on {a -> b (arg 0)}: is_dynamic False != <absent>") == \
+        "*observer on *: is_dynamic False != <absent>"
+    assert matrix.generalise("missing observer inside module: lstm.cell.igates.weight_fake_quant [X]") == \
+        "missing observer inside module: * [X]"
+    assert matrix.generalise("observer 2 of 2 on w -> linear (arg 1): weight_col_obs.is_dynamic False != <absent>") == \
+        "observer 2 of 2 on *: weight_col_obs.is_dynamic False != <absent>"
+    report = _report("2.0.1", [
+        {"id": "a/b/x86-static", "status": DIFFER, "verdict": "unexpected",
+         "differences": ["observer on x -> y (arg 0): eps 1 != 2", "sharing differs: expected {p}, got {q}"]},
+        {"id": "a/c/x86-static", "status": DIFFER, "verdict": "unexpected", "differences": ["observer on z -> w (arg 1): eps 1 != 2"]},
+        {"id": "a/d/x86-static", "status": DIFFER, "verdict": "expected", "differences": ["observer on q -> r (arg 1): eps 3 != 4"]},
+        {"id": "a/e/x86-static", "status": ERROR, "verdict": "unexpected", "message": "IUT 'torch' raised KeyError: 3"},
+    ])
+    assert matrix.suggest(report) == [("observer on *: eps 1 != 2", ["a/b/x86-static", "a/c/x86-static"]),
+                                      ("error: IUT 'torch' raised KeyError: 3", ["a/e/x86-static"]),
+                                      ("sharing differs*", ["a/b/x86-static"])]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(report))
+    assert main(["matrix", "--suggest", str(path)]) == 0
+    assert "    2 observer on *: eps 1 != 2\n      e.g. a/b/x86-static, a/c/x86-static" in capsys.readouterr().out
