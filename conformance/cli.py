@@ -402,7 +402,7 @@ def cmd_matrix(args) -> int:
             report = json.loads(Path(args.suggest).read_text())
         except (OSError, ValueError) as exc:
             raise UsageError(f"{args.suggest}: cannot read: {exc}") from None
-        for line, case_ids in matrix.suggest(report):
+        for line, case_ids in matrix.suggest(report, args.ledger):
             print(f"{len(case_ids):5d} {line}\n      e.g. {', '.join(case_ids[:3])}")
         return 0
     try:

@@ -56,6 +56,15 @@ def write_atomic(path: Path | str, text: str) -> None:
 
 
 class GoldenStore:
+    def goldens_torch(self) -> str | None:
+        """The torch version that made these goldens, as their headers record it (they all
+        come from one release: regen writes every case); None for an empty store."""
+        for case_id in self.stored_ids()[:1]:
+            for line in (self.read_text(case_id) or "").splitlines():
+                if line.startswith("torch = "):
+                    return line.split("=", 1)[1].strip()
+        return None
+
     def __init__(self, root: Path | str | None = None):
         self.root = Path(root) if root is not None else default_root()
 

@@ -16,7 +16,9 @@ A run of some release's oracle is judged case by case against the entries whose 
 admits that release and whose `cases` match:
 
 - a case that differs conforms to the ledger when every difference line matches a line of
-  one of those entries; a line no entry matches is an unlisted difference and fails;
+  one of those entries (a line naming several attributes, `where: a; b`, is judged one
+  attribute at a time: `where: a`, `where: b`); a line no entry matches is an unlisted
+  difference and fails;
 - an entry that names a case exactly (no wildcard) and lists exact lines must still see
   each of them: a line that went missing while the case still differs means the
   divergence changed, and fails; the case conforming now is reported (XPASS);
@@ -152,11 +154,13 @@ class Ledger:
             return Verdict(outcome, CONFORMS)
         hits: list[Divergence] = []
         for line in outcome.differences:
-            entry = next((e for e in listing if e.covers(line)), None)
-            if entry is None:
-                return _verdict(outcome, UNEXPECTED, hits, why=f"unlisted difference for torch {self.version}: {line}")
-            if entry not in hits:
-                hits.append(entry)
+            for part in facts(line):
+                entry = next((e for e in listing if e.covers(part)), None)
+                if entry is None:
+                    shown = line if part == line else f"{part} (in: {line})"
+                    return _verdict(outcome, UNEXPECTED, hits, why=f"unlisted difference for torch {self.version}: {shown}")
+                if entry not in hits:
+                    hits.append(entry)
         for e in exact:
             missing = [d for d in e.differences if d not in outcome.differences]
             if missing:
@@ -168,6 +172,16 @@ class Ledger:
 
     def unused(self) -> list[Divergence]:
         return [e for e in self.entries if not e.used]
+
+
+def facts(line: str) -> list[str]:
+    """The facts of one difference line, each judged on its own: a line listing several
+    attributes of one observer (`where: a; b; c`) is `where: a`, `where: b`, `where: c`, so
+    that one ledger entry can account for one attribute and another entry for the next."""
+    where, sep, detail = line.rpartition(": ")
+    if not sep or "; " not in detail:
+        return [line]
+    return [f"{where}: {part}" for part in detail.split("; ")]
 
 
 def _verdict(outcome: Outcome, kind: str, entries: list[Divergence], why: str = "") -> Verdict:

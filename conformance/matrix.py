@@ -81,21 +81,34 @@ def record_from_report(report: dict, source: str, ledger_path) -> dict:
     ledger = Ledger.load(ledger_path, report["torch"])
     cases = {}
     for entry in report["cases"]:
-        outcome = Outcome(entry["id"], entry["status"], list(entry.get("differences", [])), entry.get("message", ""))
+        outcome = _outcome(entry, report["torch"])
         if entry.get("verdict") == "expected" and entry["status"] == SKIPPED:
             verdict = None  # a skip the ledger declared: not run at all
             judged = {"status": entry["status"], "verdict": "expected", "ledger": entry.get("ledger", [])}
         else:
             verdict = ledger.judge(outcome)
-            judged = {"status": entry["status"], "verdict": verdict.kind, "ledger": list(verdict.entries)}
+            judged = {"status": outcome.status, "verdict": verdict.kind, "ledger": list(verdict.entries)}
         row = {"cell": cell(judged)}
-        why = entry.get("message") if entry["status"] == SKIPPED else (verdict.why if verdict else "")
+        why = outcome.message if outcome.status == SKIPPED else (verdict.why if verdict else "")
         if why:
             row["why"] = why
         cases[entry["id"]] = row
     return {"schema": RECORD_SCHEMA, "torch": report["torch"], "torchvision": report.get("torchvision"),
             "summary": dict(Counter(_kind(r["cell"]) for r in cases.values())), "cases": cases,
             "unused": [e.id for e in ledger.unused()]}
+
+
+def _outcome(entry: dict, version: str) -> Outcome:
+    """A report entry as an outcome. A case that could not be built for want of an import
+    or attribute is a skip under a release other than the goldens' (as the runner now
+    reports it; older reports call it an error)."""
+    message = entry.get("message", "")
+    if entry["status"] == "error" and message.startswith(("cannot build case: ImportError",
+                                                          "cannot build case: AttributeError")):
+        if release(version) != release(_golden_torch()):
+            reason = message.removeprefix("cannot build case: ")
+            return Outcome(entry["id"], SKIPPED, message=f"torch {version} lacks what the case needs: {reason}")
+    return Outcome(entry["id"], entry["status"], list(entry.get("differences", [])), message)
 
 
 def _kind(text: str) -> str:
@@ -190,7 +203,7 @@ def markdown(records: list[dict], ledger_path) -> tuple[str, str]:
                 counts.append("")
                 continue
             counts.append(str(sum(1 for row in r["cases"].values() if entry.id in row["cell"].split())))
-        lines.append(f"| `{entry.id}` | {entry.change} | " + " | ".join(counts) + " |")
+        lines.append(f"| `{entry.id}` | {_md(_brief(entry.change))} | " + " | ".join(counts) + " |")
     lines += ["", "## Cases grouped by behaviour", "",
               "Cases whose row is the same across all releases form one group (a few example ids shown).", "",
               "| cases | examples | " + " | ".join(releases) + " |", "| --- " * (len(releases) + 2) + "|"]
@@ -205,20 +218,19 @@ def markdown(records: list[dict], ledger_path) -> tuple[str, str]:
     return "\n".join(lines) + "\n", "\n".join(cases) + "\n"
 
 
+def _brief(text: str, limit: int = 160) -> str:
+    """The change as the table shows it: at most `limit` characters (the ledger has it all)."""
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
 def _md(text: str) -> str:
     return text.replace("|", "\\|") if text else " "
 
 
 def _golden_torch() -> str:
-    """The torch version that made the goldens (their headers say it)."""
     from .golden import GoldenStore
 
-    store = GoldenStore()
-    for case_id in store.stored_ids()[:1]:
-        for line in (store.read_text(case_id) or "").splitlines():
-            if line.startswith("torch = "):
-                return line.split("=", 1)[1].strip()
-    return "unknown"
+    return GoldenStore().goldens_torch() or "unknown"
 
 
 def write(records: list[dict], ledger_path, table: Path = TABLE, cases: Path | None = None) -> None:
@@ -256,15 +268,23 @@ def generalise(line: str) -> str:
 _STANDALONE = re.compile(r"in standalone module \S+: ")
 
 
-def suggest(report: dict) -> list[tuple[str, list[str]]]:
-    """(generalised line, case ids) for every unlisted difference or error of a JSON report,
-    most cases first: the raw material of new ledger entries (their `change` is for a
-    person to find)."""
+def suggest(report: dict, ledger_path) -> list[tuple[str, list[str]]]:
+    """(generalised fact, case ids) for every difference or error of a JSON report that the
+    ledger as it is now does not account for, most cases first: the raw material of new
+    ledger entries (their `change` is for a person to find)."""
+    from .ledger import facts
+
+    ledger = Ledger.load(ledger_path, report["torch"])
+    listing = [e for e in ledger.entries if e.outcome == "differs"]
     groups: dict[str, set[str]] = {}
     for entry in report["cases"]:
-        if entry.get("verdict") != "unexpected":
+        outcome = _outcome(entry, report["torch"])
+        if ledger.judge(outcome).ok:
             continue
-        lines = entry.get("differences") or [f"error: {entry.get('message', '')}"]
-        for line in lines:
-            groups.setdefault(generalise(line), set()).add(entry["id"])
+        if not outcome.differences:
+            groups.setdefault(f"error: {outcome.message}", set()).add(outcome.case_id)
+        for line in outcome.differences:
+            for part in facts(line):
+                if not any(e.covers(part) and e.matches(outcome.case_id) for e in listing):
+                    groups.setdefault(generalise(part), set()).add(outcome.case_id)
     return sorted(((k, sorted(v)) for k, v in groups.items()), key=lambda kv: (-len(kv[1]), kv[0]))

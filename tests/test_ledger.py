@@ -223,13 +223,52 @@ def test_suggest_generalises_node_names_and_groups_unlisted_lines(capsys, tmp_pa
         {"id": "a/b/x86-static", "status": DIFFER, "verdict": "unexpected",
          "differences": ["observer on x -> y (arg 0): eps 1 != 2", "sharing differs: expected {p}, got {q}"]},
         {"id": "a/c/x86-static", "status": DIFFER, "verdict": "unexpected", "differences": ["observer on z -> w (arg 1): eps 1 != 2"]},
-        {"id": "a/d/x86-static", "status": DIFFER, "verdict": "expected", "differences": ["observer on q -> r (arg 1): eps 3 != 4"]},
+        {"id": "a/d/x86-static", "status": CONFORM, "verdict": "conform"},
         {"id": "a/e/x86-static", "status": ERROR, "verdict": "unexpected", "message": "IUT 'torch' raised KeyError: 3"},
     ])
-    assert matrix.suggest(report) == [("observer on *: eps 1 != 2", ["a/b/x86-static", "a/c/x86-static"]),
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    assert matrix.suggest(report, empty) == [("observer on *: eps 1 != 2", ["a/b/x86-static", "a/c/x86-static"]),
                                       ("error: IUT 'torch' raised KeyError: 3", ["a/e/x86-static"]),
                                       ("sharing differs*", ["a/b/x86-static"])]
     path = tmp_path / "r.json"
     path.write_text(json.dumps(report))
-    assert main(["matrix", "--suggest", str(path)]) == 0
+    assert main(["matrix", "--suggest", str(path), "--ledger", str(empty)]) == 0
     assert "    2 observer on *: eps 1 != 2\n      e.g. a/b/x86-static, a/c/x86-static" in capsys.readouterr().out
+
+
+def test_a_line_of_several_attributes_is_judged_one_attribute_at_a_time():
+    ledger = _ledger(IS_DYNAMIC + '''
+[[divergence]]
+id = "reduce-range"
+torch = "<2.1"
+cases = ["patterns/*"]
+outcome = "differs"
+differences = ["observer on *: reduce_range False != True"]
+change = "made up"
+''')
+    both = "observer on x -> conv (arg 0): reduce_range False != True; is_dynamic False != <absent>"
+    verdict = ledger.judge(Outcome("patterns/conv/x86-static", DIFFER, [both]))
+    assert verdict.ok and set(verdict.entries) == {"reduce-range", "no-is-dynamic"}
+    three = both + "; quant_max 255 != 127"
+    verdict = ledger.judge(Outcome("patterns/conv/x86-static", DIFFER, [three]))
+    assert not verdict.ok and "observer on x -> conv (arg 0): quant_max 255 != 127 (in: " in verdict.why
+
+
+def test_a_case_another_release_cannot_build_is_skipped_but_under_the_goldens_release_it_errs(monkeypatch):
+    from models import ConfigPreset, SkipCase
+    from models import all_cases
+    from conformance import runner
+    from conformance.contract import load
+
+    def missing():
+        from torch.ao.quantization.qconfig_mapping import _no_such_mapping  # noqa: F401
+
+    base = next(c for c in all_cases() if c.id == CASE)
+    case = type(base)(base.recipe, ConfigPreset("x86-static", missing, base.preset.backend_config))
+    monkeypatch.setattr(runner, "_goldens_release", lambda: False)
+    with pytest.raises(SkipCase, match=r"torch .* lacks what the case needs: ImportError: cannot import name '_no_such_mapping'"):
+        runner.run_iut(case, load("torch"))
+    monkeypatch.setattr(runner, "_goldens_release", lambda: True)
+    with pytest.raises(runner.CaseError, match="cannot build case: ImportError"):
+        runner.run_iut(case, load("torch"))
