@@ -79,6 +79,7 @@ def record_from_report(report: dict, source: str, ledger_path) -> dict:
     if report.get("schema") != 1 or report.get("impl") != "torch" or "cases" not in report:
         raise MatrixError(f"{source}: not a JSON report of `obsconf run --impl torch` (schema 1)")
     ledger = Ledger.load(ledger_path, report["torch"])
+    order = [e.id for e in ledger.everything]
     cases = {}
     for entry in report["cases"]:
         outcome = _outcome(entry, report["torch"])
@@ -87,7 +88,8 @@ def record_from_report(report: dict, source: str, ledger_path) -> dict:
             judged = {"status": entry["status"], "verdict": "expected", "ledger": entry.get("ledger", [])}
         else:
             verdict = ledger.judge(outcome)
-            judged = {"status": outcome.status, "verdict": verdict.kind, "ledger": list(verdict.entries)}
+            judged = {"status": outcome.status, "verdict": verdict.kind,
+                      "ledger": sorted(verdict.entries, key=order.index)}  # in ledger order: one cell, one spelling
         row = {"cell": cell(judged)}
         why = outcome.message if outcome.status == SKIPPED else (verdict.why if verdict else "")
         if why:
