@@ -46,6 +46,29 @@ def fingerprint() -> dict[str, int]:
     return found
 
 
+def settle_torch() -> None:
+    """Run torch's own prepare_fx once in the runner, before any fork: torch imports some
+    modules lazily on the first prepare, and one of them may rebind a watched function
+    (torch 2.15 imports torch._dynamo there, which wraps torch.manual_seed). Done in every
+    child instead, that would read as the IUT changing torch's global state."""
+    import warnings
+
+    import torch
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import prepare_fx
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            prepare_fx(torch.nn.Sequential(torch.nn.Linear(2, 2)).eval(), get_default_qconfig_mapping(),
+                       (torch.randn(1, 2),))
+        except Exception:  # noqa: BLE001 (a release that cannot do even this fails its cases on its own)
+            pass
+    from .runner import release_torch_caches
+
+    release_torch_caches()
+
+
 def _limit_memory(megabytes: int) -> None:
     """Let this process map at most `megabytes` more than it has now: an IUT that leaks
     fails its own case with a MemoryError instead of taking the machine down."""
@@ -113,6 +136,7 @@ def run_isolated(cases: Iterable, impl: Implementation, store: GoldenStore, jobs
                  max_memory: int | None = None) -> list[Outcome]:
     """Every case's outcome, each case in its own forked worker, `jobs` at a time."""
     cases = list(cases)
+    settle_torch()
     results: dict[int, Outcome] = {}
     reported = 0
     pending = list(enumerate(cases))
