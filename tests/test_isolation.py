@@ -49,3 +49,32 @@ def test_without_isolation_the_patch_leaks_into_later_cases(capsys, monkeypatch)
     # the target case conforms; every cat case after it is broken by its leftover patch
     assert f"CONFORM {TARGET}" in outcomes
     assert any(o.startswith("ERROR patterns/cat/") for o in outcomes)
+
+
+def test_a_function_torch_rebinds_on_its_first_prepare_is_not_blamed_on_the_iut(monkeypatch):
+    """torch 2.15's first prepare_fx imports torch._dynamo, which wraps torch.manual_seed:
+    the runner settles that before forking, so no child sees it happen."""
+    import torch
+    import torch.ao.quantization.quantize_fx as quantize_fx
+
+    from conformance.contract import load
+    from conformance.golden import GoldenStore
+    from conformance.isolation import run_isolated
+    from conformance.runner import CONFORM
+    from models import all_cases
+
+    monkeypatch.setattr(torch, "manual_seed", torch.manual_seed)  # restored afterwards
+    original = quantize_fx.prepare_fx
+    rebound = []
+
+    def first_call_rebinds(*args, **kwargs):
+        if not rebound:  # what a lazy import does, once per process
+            seed = torch.manual_seed
+            torch.manual_seed = lambda *a, **k: seed(*a, **k)
+            rebound.append(True)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(quantize_fx, "prepare_fx", first_call_rebinds)
+    case = next(c for c in all_cases() if c.id == "patterns/linear/x86-static")
+    outcomes = run_isolated([case], load("torch"), GoldenStore(), jobs=1)
+    assert rebound and [o.status for o in outcomes] == [CONFORM], outcomes[0].message
