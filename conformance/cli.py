@@ -396,12 +396,10 @@ def cmd_matrix(args) -> int:
     from .ledger import LedgerError
 
     if args.suggest:
-        import json
-
         try:
-            report = json.loads(Path(args.suggest).read_text())
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"{args.suggest}: cannot read: {exc}") from None
+            report = matrix.read_json(Path(args.suggest))
+        except matrix.MatrixError as exc:
+            raise UsageError(str(exc)) from None
         for line, case_ids in matrix.suggest(report, args.ledger):
             print(f"{len(case_ids):5d} {line}\n      e.g. {', '.join(case_ids[:3])}")
         return 0

@@ -119,13 +119,18 @@ def _kind(text: str) -> str:
     return "ledgered"
 
 
+def read_json(path: Path) -> dict:
+    """A report or record file, or MatrixError naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise MatrixError(f"{path}: cannot read: {exc}") from None
+
+
 def load_records(directory: Path = RECORDS) -> list[dict]:
     records = []
     for path in sorted(directory.glob("torch-*.json")):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise MatrixError(f"{path}: cannot read: {exc}") from None
+        data = read_json(path)
         if data.get("schema") != RECORD_SCHEMA:
             raise MatrixError(f"{path}: not a behaviour record of schema {RECORD_SCHEMA}")
         records.append(data)
@@ -136,10 +141,7 @@ def update(ledger_path, results: Path = RESULTS, records: Path = RECORDS) -> lis
     """Turn every JSON report under `results` into its release's record; the record files written."""
     written = []
     for path in sorted(results.glob("*.json")):
-        try:
-            report = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise MatrixError(f"{path}: cannot read: {exc}") from None
+        report = read_json(path)
         record = record_from_report(report, str(path), ledger_path)
         out = records / f"torch-{release(record['torch'])}.json"
         write_atomic(out, json.dumps(record, indent=0, sort_keys=True) + "\n")
