@@ -18,7 +18,7 @@ from models import SkipCase, all_cases
 from . import diff
 from .contract import ImplementationError, load
 from .golden import GoldenError, GoldenStore, golden_header, write_atomic
-from .ledger import DEFAULT_LEDGER
+from .ledger import DEFAULT_LEDGER, Ledger, LedgerError
 from .runner import CONFORM, DIFFER, ERROR, SKIPPED, CaseError, Outcome, produce_plan, run_case
 
 
@@ -136,10 +136,8 @@ def cmd_run(args) -> int:
         if args.ledger:
             import torch
 
-            from .ledger import Ledger
-
             expectations = Ledger.load(args.ledger, torch.__version__)
-    except (ExpectationsError, ValueError) as exc:
+    except (ExpectationsError, LedgerError) as exc:
         raise UsageError(str(exc)) from None
     store = GoldenStore(args.golden_dir)
     verdicts = []
@@ -149,7 +147,8 @@ def cmd_run(args) -> int:
     if args.ledger:
         from .matrix import absent_cases
 
-        for case_id, reason in absent_cases(store, {c.id for c in all_cases()}, args.k):
+        wanted = (lambda case_id: any(_matches(case_id, p) for p in args.k)) if args.k else (lambda case_id: True)
+        for case_id, reason in absent_cases(store, {c.id for c in all_cases()}, wanted):
             verdicts.append(judge(Outcome(case_id, SKIPPED, message=reason), None))
     for case in cases:
         skip = expectations.skips(case.id) if expectations else None
@@ -393,7 +392,6 @@ def cmd_matrix(args) -> int:
     from pathlib import Path
 
     from . import matrix
-    from .ledger import LedgerError
 
     if args.suggest:
         try:

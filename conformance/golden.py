@@ -8,6 +8,7 @@ breaks it) and that the file names its own case.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -55,7 +56,16 @@ def write_atomic(path: Path | str, text: str) -> None:
         raise
 
 
+@functools.cache
+def bundled_goldens_torch() -> str | None:
+    """The torch version that made the bundled goldens (read once: it takes a walk of golden/)."""
+    return GoldenStore().goldens_torch()
+
+
 class GoldenStore:
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else default_root()
+
     def goldens_torch(self) -> str | None:
         """The torch version that made these goldens, as their headers record it (they all
         come from one release: regen writes every case); None for an empty store."""
@@ -64,9 +74,6 @@ class GoldenStore:
                 if line.startswith("torch = "):
                     return line.split("=", 1)[1].strip()
         return None
-
-    def __init__(self, root: Path | str | None = None):
-        self.root = Path(root) if root is not None else default_root()
 
     def path(self, case_id: str) -> Path:
         return self.root / f"{case_id}{SUFFIX}"

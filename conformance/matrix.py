@@ -12,15 +12,14 @@ release cannot build the case: a missing model, dtype or backend pattern), or `F
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 from collections import Counter
 from pathlib import Path
 
-from .golden import write_atomic
-from .ledger import Ledger, release
-from .runner import SKIPPED, Outcome
+from .golden import bundled_goldens_torch, write_atomic
+from .ledger import Ledger, facts, release
+from .runner import SKIPPED, Outcome, made_the_goldens
 
 RESULTS = Path(".obsconf-cache") / "matrix"
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,12 +51,8 @@ def absent_reason(case_id: str) -> str:
     return f"torch {torch.__version__}'s corpus has no recipe for it"
 
 
-def absent_cases(store, known: set[str], patterns=None) -> list[tuple[str, str]]:
-    """(case id, reason) for goldens matching -k `patterns` that no recipe here builds."""
-    def wanted(case_id: str) -> bool:
-        return not patterns or any(
-            fnmatch.fnmatchcase(case_id, p) if any(ch in p for ch in "*?[") else p in case_id for p in patterns)
-
+def absent_cases(store, known: set[str], wanted=lambda case_id: True) -> list[tuple[str, str]]:
+    """(case id, reason) for the goldens `wanted` selects that no recipe here builds."""
     return [(i, absent_reason(i)) for i in store.stored_ids() if i not in known and wanted(i)]
 
 
@@ -107,7 +102,7 @@ def _outcome(entry: dict, version: str) -> Outcome:
     message = entry.get("message", "")
     if entry["status"] == "error" and message.startswith(("cannot build case: ImportError",
                                                           "cannot build case: AttributeError")):
-        if release(version) != release(_golden_torch()):
+        if not made_the_goldens(version):
             reason = message.removeprefix("cannot build case: ")
             return Outcome(entry["id"], SKIPPED, message=f"torch {version} lacks what the case needs: {reason}")
     return Outcome(entry["id"], entry["status"], list(entry.get("differences", [])), message)
@@ -232,9 +227,7 @@ def _md(text: str) -> str:
 
 
 def _golden_torch() -> str:
-    from .golden import GoldenStore
-
-    return GoldenStore().goldens_torch() or "unknown"
+    return bundled_goldens_torch() or "unknown"
 
 
 def write(records: list[dict], ledger_path, table: Path = TABLE, cases: Path | None = None) -> None:
@@ -276,8 +269,6 @@ def suggest(report: dict, ledger_path) -> list[tuple[str, list[str]]]:
     """(generalised fact, case ids) for every difference or error of a JSON report that the
     ledger as it is now does not account for, most cases first: the raw material of new
     ledger entries (their `change` is for a person to find)."""
-    from .ledger import facts
-
     ledger = Ledger.load(ledger_path, report["torch"])
     listing = [e for e in ledger.entries if e.outcome == "differs"]
     groups: dict[str, set[str]] = {}

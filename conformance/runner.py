@@ -6,7 +6,6 @@ unreadable) becomes that case's one-line error; the run goes on.
 
 from __future__ import annotations
 
-import functools
 import gc
 import warnings
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from models import Case, SkipCase
 from . import diff
 from .canonical import canonicalise
 from .contract import Implementation
-from .golden import GoldenError, GoldenStore
+from .golden import GoldenError, GoldenStore, bundled_goldens_torch
 from .plan import Plan
 
 CONFORM, DIFFER, ERROR, SKIPPED = "conform", "differ", "error", "skipped"
@@ -90,7 +89,7 @@ def run_iut(case: Case, impl: Implementation) -> GraphModule:
     except SkipCase:
         raise
     except (ImportError, AttributeError) as exc:
-        if not _goldens_release():
+        if not made_the_goldens(torch.__version__):
             # another torch release lacks a mapping, backend config or class the case
             # names: that release cannot run the case (under the goldens' own, it is a bug)
             raise SkipCase(f"torch {torch.__version__} lacks what the case needs: {_one_line(exc)}") from None
@@ -110,13 +109,13 @@ def run_iut(case: Case, impl: Implementation) -> GraphModule:
     return result
 
 
-@functools.cache
-def _goldens_release() -> bool:
-    """Whether the installed torch is the release that made the bundled goldens."""
-    from .ledger import release
+def made_the_goldens(version: str) -> bool:
+    """Whether torch `version` is the release that made the bundled goldens (true when
+    there are none to compare with)."""
+    from .ledger import release  # ledger imports this module
 
-    made_by = GoldenStore().goldens_torch()
-    return made_by is None or release(made_by) == release(torch.__version__)
+    made_by = bundled_goldens_torch()
+    return made_by is None or release(made_by) == release(version)
 
 
 def produce_plan(case: Case, impl: Implementation, collect: bool = True) -> Plan:

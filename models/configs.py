@@ -249,8 +249,9 @@ def _wide_backend(attribute: str):
 
 
 PRESETS.update({
-    f"wide-{name}": ConfigPreset(f"wide-{name}", _wide_mapping(dtype), _wide_backend(dtype), tags=("static", "wide-dtype"))
-    for name, dtype in WIDE_DTYPES.items()
+    f"wide-{name}": ConfigPreset(f"wide-{name}", _wide_mapping(attribute), _wide_backend(attribute),
+                                 tags=("static", "wide-dtype"))
+    for name, attribute in WIDE_DTYPES.items()
 })
 
 
