@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .golden import bundled_goldens_torch, write_atomic
 from .ledger import Ledger, facts, release
-from .runner import SKIPPED, Outcome, made_the_goldens
+from .runner import SKIPPED, Outcome, made_the_goldens, without_paths
 
 RESULTS = Path(".obsconf-cache") / "matrix"
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,8 +98,9 @@ def record_from_report(report: dict, source: str, ledger_path) -> dict:
 def _outcome(entry: dict, version: str) -> Outcome:
     """A report entry as an outcome. A case that could not be built for want of an import
     or attribute is a skip under a release other than the goldens' (as the runner now
-    reports it; older reports call it an error)."""
-    message = entry.get("message", "")
+    reports it; older reports call it an error). Messages lose the file paths of the machine
+    that ran them (older reports kept them), so records are the same wherever they are made."""
+    message = without_paths(entry.get("message", ""))
     if entry["status"] == "error" and message.startswith(("cannot build case: ImportError",
                                                           "cannot build case: AttributeError")):
         if not made_the_goldens(version):

@@ -7,6 +7,7 @@ unreadable) becomes that case's one-line error; the run goes on.
 from __future__ import annotations
 
 import gc
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -163,9 +164,15 @@ def release_torch_caches(collect: bool = True) -> None:
         gc.collect()
 
 
+def without_paths(message: str) -> str:
+    """The message less the parenthesised file paths an ImportError appends (`from 'mod'
+    (/venv/.../mod.py)`): they name this machine's checkout, not the case."""
+    return re.sub(r" \((?:/|[A-Za-z]:\\)[^()]*\)", "", message)
+
+
 def _one_line(exc: BaseException) -> str:
-    """`Type: message` on one line, at most 300 characters."""
-    text = " ".join(str(exc).split())
+    """`Type: message` on one line, at most 300 characters, without file paths."""
+    text = without_paths(" ".join(str(exc).split()))
     text = text if len(text) <= 300 else text[:297] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

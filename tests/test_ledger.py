@@ -178,6 +178,9 @@ def test_records_table_and_ledger_agree_or_the_check_says_where_not(tmp_path):
         {"id": CASE, "status": DIFFER, "verdict": "unexpected", "differences": [DIFFERENCE, dynamic]},
         {"id": "rules/wide-dtypes/wide-int16", "status": ERROR, "verdict": "unexpected", "message": int16},
         {"id": "torchvision/x/x86-static", "status": SKIPPED, "verdict": "conform", "message": "no model x"},
+        # an older report: a missing import was an error, with that machine's path in it
+        {"id": "zoo/executorch/x/executorch-qat", "status": ERROR, "verdict": "unexpected",
+         "message": "cannot build case: ImportError: cannot import name 'm' from 'torch.ao.q' (/home/u/.tox/t/q.py)"},
     ])))
     (results / "torch2.1.json").write_text(json.dumps(_report("2.1.2", [
         {"id": "patterns/cat/x86-static", "status": CONFORM, "verdict": "conform"},
@@ -190,7 +193,9 @@ def test_records_table_and_ledger_agree_or_the_check_says_where_not(tmp_path):
     assert [r["torch"] for r in loaded] == ["2.0.1+cu117", "2.1.2"]
     assert loaded[0]["cases"][CASE]["cell"] == "no-is-dynamic linear-input"  # in ledger order
     assert loaded[0]["cases"]["torchvision/x/x86-static"] == {"cell": "skip", "why": "no model x"}
-    assert loaded[0]["summary"] == {"ledgered": 3, "skipped": 1} and loaded[0]["unused"] == []
+    assert loaded[0]["cases"]["zoo/executorch/x/executorch-qat"] == {
+        "cell": "skip", "why": "torch 2.0.1+cu117 lacks what the case needs: ImportError: cannot import name 'm' from 'torch.ao.q'"}
+    assert loaded[0]["summary"] == {"ledgered": 3, "skipped": 2} and loaded[0]["unused"] == []
     assert loaded[1]["cases"][CASE] == {"cell": "FAIL", "why": "unlisted difference for torch 2.1.2: z"}
     assert loaded[1]["unused"] == ["linear-input"]
     problems = matrix.check(loaded, ledger)
@@ -267,8 +272,10 @@ def test_a_case_another_release_cannot_build_is_skipped_but_under_the_goldens_re
     base = next(c for c in all_cases() if c.id == CASE)
     case = type(base)(base.recipe, ConfigPreset("x86-static", missing, base.preset.backend_config))
     monkeypatch.setattr(runner, "made_the_goldens", lambda version: False)
-    with pytest.raises(SkipCase, match=r"torch .* lacks what the case needs: ImportError: cannot import name '_no_such_mapping'"):
+    with pytest.raises(SkipCase, match=r"torch .* lacks what the case needs: ImportError: cannot import name '_no_such_mapping'") as skip:
         runner.run_iut(case, load("torch"))
+    # the reason names the module, not this machine's path to it: records stay portable
+    assert str(skip.value).endswith("from 'torch.ao.quantization.qconfig_mapping'"), str(skip.value)
     monkeypatch.setattr(runner, "made_the_goldens", lambda version: True)
     with pytest.raises(runner.CaseError, match="cannot build case: ImportError"):
         runner.run_iut(case, load("torch"))
