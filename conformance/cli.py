@@ -31,10 +31,15 @@ def select(patterns: Sequence[str] | None):
     cases = all_cases()
     if not patterns:
         return list(cases)
-    chosen = [c for c in cases if any(_matches(c.id, p) for p in patterns)]
+    chosen = [c for c in cases if _selected(c.id, patterns)]
     if not chosen:
         raise UsageError(f"no case matches -k {' -k '.join(repr(p) for p in patterns)} (see `obsconf list`)")
     return chosen
+
+
+def _selected(case_id: str, patterns: Sequence[str] | None) -> bool:
+    """Whether -k `patterns` select this id: all ids when there are none."""
+    return not patterns or any(_matches(case_id, p) for p in patterns)
 
 
 def _matches(case_id: str, pattern: str) -> bool:
@@ -63,7 +68,7 @@ def cmd_list(args) -> int:
     if args.excluded:
         from models import excluded
 
-        entries = [(i, r) for i, r in excluded() if not args.k or any(_matches(i, p) for p in args.k)]
+        entries = [(i, r) for i, r in excluded() if _selected(i, args.k)]
         for item, reason in entries:
             print(f"{item}\t{reason}")
         print(f"{len(entries)} left out")
@@ -147,8 +152,8 @@ def cmd_run(args) -> int:
     if args.ledger:
         from .matrix import absent_cases
 
-        wanted = (lambda case_id: any(_matches(case_id, p) for p in args.k)) if args.k else (lambda case_id: True)
-        for case_id, reason in absent_cases(store, {c.id for c in all_cases()}, wanted):
+        known = {c.id for c in all_cases()}
+        for case_id, reason in absent_cases(store, known, lambda case_id: _selected(case_id, args.k)):
             verdicts.append(judge(Outcome(case_id, SKIPPED, message=reason), None))
     for case in cases:
         skip = expectations.skips(case.id) if expectations else None

@@ -183,7 +183,7 @@ def markdown(records: list[dict], ledger_path) -> tuple[str, str]:
 
     lines = ["# Observer placement across torch releases", "",
              "Each release's own `prepare_fx` / `prepare_qat_fx` run against the goldens (made by torch "
-             f"{_golden_torch()}) and judged by the divergence ledger `golden/ledger.toml`, one tox environment a "
+             f"{bundled_goldens_torch() or 'unknown'}) and judged by the divergence ledger `golden/ledger.toml`, one tox environment a "
              "release (`tox -e torch2.0` ...; then `obsconf matrix`). `=`: the same plan; an entry id: differs "
              "(or errs) exactly as that ledger entry says; `skip`: the release cannot build the case; `FAIL`: "
              "a difference the ledger does not list. Every case's row: [matrix/cases.md](matrix/cases.md).", "",
@@ -225,10 +225,6 @@ def _brief(text: str, limit: int = 160) -> str:
 
 def _md(text: str) -> str:
     return text.replace("|", "\\|") if text else " "
-
-
-def _golden_torch() -> str:
-    return bundled_goldens_torch() or "unknown"
 
 
 def write(records: list[dict], ledger_path, table: Path = TABLE, cases: Path | None = None) -> None:
