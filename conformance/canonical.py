@@ -34,6 +34,20 @@ def canonicalise(gm: GraphModule, original_names: Iterable[str] | None = None) -
     return _Canonicaliser(gm, None if original_names is None else set(original_names)).plan()
 
 
+def canonicalise_within(gm: GraphModule, names: Iterable[str]) -> Plan | None:
+    """The plan of `gm` when every node besides observers, inputs and the output bears one
+    of `names`, else None. With `names` a subset of the traced names (those of a golden
+    plan's graph), that plan is the one `canonicalise` gives with all the traced names:
+    every node is original under both, so no trace is needed to tell."""
+    canonicaliser = _Canonicaliser(gm, set(names))
+    if any(
+        not canonicaliser.is_obs[n] and n.op not in ("placeholder", "output") and n.name not in canonicaliser.original_names
+        for n in canonicaliser.nodes
+    ):
+        return None
+    return canonicaliser.plan()
+
+
 class _Canonicaliser:
     def __init__(self, gm: GraphModule, original_names: set[str] | None):
         self.gm = gm

@@ -129,6 +129,25 @@ def select_run(args):
     return cases
 
 
+DEFAULT_TIMEOUT = 600.0  # seconds a case may take in a worker; the slowest case of the corpus takes about 20
+
+
+def isolation_settings(args) -> tuple[int, float | None, int | None]:
+    """(workers, per-case timeout, per-worker memory cap) of a run; 0 workers: the cases
+    run in this process. By default every core has a worker and both limits are on;
+    `-j 1` alone runs in this process (a debugger, a profiler); 0 turns a limit off."""
+    from .isolation import default_jobs, default_max_memory
+
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"-j {args.jobs}: give 1 or more worker processes")
+    if args.jobs == 1 and args.timeout is None and args.max_memory is None:
+        return 0, None, None
+    jobs = args.jobs or default_jobs()
+    timeout = DEFAULT_TIMEOUT if args.timeout is None else (args.timeout or None)
+    max_memory = default_max_memory(jobs) if args.max_memory is None else (args.max_memory or None)
+    return jobs, timeout, max_memory
+
+
 def cmd_run(args) -> int:
     from . import reports
     from .expectations import XPASS, Expectations, ExpectationsError, judge
@@ -173,7 +192,7 @@ def cmd_run(args) -> int:
         if progress is not None:
             progress.clear()
         if verdict.kind == XPASS:
-            print(f"XPASS {case.id}: {verdict.why}", flush=True)
+            print(f"XPASS {outcome.case_id}: {verdict.why}", flush=True)
         elif not verdict.ok:
             print(outcome.report() + (f"\n    ({verdict.why})" if expectations and verdict.why else ""), flush=True)
         elif args.verbose:
@@ -183,13 +202,16 @@ def cmd_run(args) -> int:
 
     for case_id, skip in declared_skips.items():
         verdicts.append(judge(Outcome(case_id, SKIPPED, message=f"expected skip: {skip.reason}"), skip))
-    if args.jobs > 1 or args.timeout or args.max_memory:
+    jobs, timeout, max_memory = isolation_settings(args)
+    if jobs:
         from .isolation import run_isolated
 
-        run_isolated(to_run, impl, store, jobs=args.jobs, timeout=args.timeout, on_outcome=report,
-                     max_memory=args.max_memory)
+        run_isolated(to_run, impl, store, jobs=jobs, timeout=timeout, on_outcome=report, max_memory=max_memory,
+                     on_start=progress.running if progress is not None else None)
     else:
         for case in to_run:
+            if progress is not None:
+                progress.running([case.id])
             report(run_case(case, impl, store))
     if progress is not None:
         progress.close()
@@ -488,7 +510,18 @@ def cmd_regen(args) -> int:
     changed = created = unchanged = errors = skipped = 0
     for case in cases:
         try:
-            plan = produce_plan(case, oracle)
+            old_text = store.read_text(case.id)
+        except GoldenError as exc:
+            old_text, note = "", exc
+        else:
+            note = None
+        try:
+            # the golden on disk, when it reads, spares the trace for node names
+            header, old_plan = store.load_with_header(case.id) if old_text else ({}, None)
+        except GoldenError:
+            header, old_plan = {}, None
+        try:
+            plan = produce_plan(case, oracle, golden=old_plan, golden_torch=header.get("torch"))
         except SkipCase as exc:
             skipped += 1
             print(f"SKIPPED {case.id}: {exc}")
@@ -498,11 +531,16 @@ def cmd_regen(args) -> int:
             print(f"ERROR {case.id}: {exc}")
             continue
         new_text = plan.to_text(golden_header(case.id))
-        try:
-            old_text = store.read_text(case.id)
-        except GoldenError as exc:
-            print(f"note: {exc}")
-            old_text = ""
+        if old_plan is not None and new_text != old_text:
+            # a golden is written from the names a trace gives, never from an older golden's
+            try:
+                new_text = produce_plan(case, oracle).to_text(golden_header(case.id))
+            except (SkipCase, CaseError) as exc:
+                errors += 1
+                print(f"ERROR {case.id}: {exc}")
+                continue
+        if note is not None:
+            print(f"note: {note}")
         if old_text == new_text:
             unchanged += 1
             continue
@@ -574,12 +612,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary per family and backend")
     p.add_argument("--quiet-progress", action="store_true", help="no progress bar or progress lines")
-    p.add_argument("-j", "--jobs", type=int, default=1,
-                   help="worker processes; with -j or --timeout each case runs in its own forked worker")
+    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                   help="worker processes (default: one per core); -j 1 runs the cases in this process, "
+                        "for debugging, unless --timeout or --max-memory is given")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                   help="per case: a case still running after this is killed and reported as an error")
+                   help=f"per case: a case still running after this is killed and reported as an error "
+                        f"(default {DEFAULT_TIMEOUT:g} with workers; 0: none)")
     p.add_argument("--max-memory", type=int, default=None, metavar="MB",
-                   help="per case (isolated): memory a worker may map beyond the runner's; more is a MemoryError")
+                   help="per worker: memory it may map beyond what it maps when started; more is that case's "
+                        "MemoryError (default: 3/4 of the machine's memory shared among the workers; 0: no cap)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("show", help="print a case's golden plan (or, with --impl, the plan an IUT produces)")

@@ -91,6 +91,10 @@ class GoldenStore:
             raise GoldenError(f"golden {self._show(path)}: unreadable: {exc}") from None
 
     def load(self, case_id: str) -> Plan:
+        return self.load_with_header(case_id)[1]
+
+    def load_with_header(self, case_id: str) -> tuple[dict[str, str], Plan]:
+        """The golden's header (case, suite, torch, producer) and its plan."""
         path = self.path(case_id)
         text = self.read_text(case_id)
         if text is None:
@@ -101,7 +105,7 @@ class GoldenStore:
             raise GoldenError(str(exc)) from None
         if header.get("case") != case_id:
             raise GoldenError(f"golden {self._show(path)} records case {header.get('case')!r}, not {case_id!r}")
-        return plan
+        return header, plan
 
     def write(self, case_id: str, text: str) -> None:
         write_atomic(self.path(case_id), text)

@@ -1,15 +1,25 @@
 """Run cases in worker processes, so that an IUT that hangs, kills the interpreter,
 leaks memory or changes torch's global state costs the case it did it on, and only that.
 
-Each case runs in a child forked from the runner (torch and the IUT are imported once,
-before any tensor op, so the fork is cheap and safe); the child sends its outcome back
-through a pipe and exits. The parent runs up to `jobs` children at once, kills one that
-passes `timeout` seconds, and turns a child that dies without an answer into that
-case's error; `max_memory` (MB beyond what the runner maps) caps each child, so a leak
-ends in that case's MemoryError. Children also compare a fingerprint of torch's module-level functions
-before and after the IUT runs: an IUT that replaces one (a monkeypatch it does not undo)
-fails that case with the names it replaced. Outcomes come back in case order, whatever
-`jobs` is.
+The runner forks `jobs` workers once (torch and the IUT are imported and settled first,
+and the heap is frozen, so a fork is cheap and safe) and hands each worker one case at a
+time through a pipe; the worker sends the case's outcome back as one JSON line. A fork
+per case would be simpler, but copying the page tables and the pages a child touches
+cost more than the cases themselves (2 m 19 s against 1 m 49 s in one process for the
+reference on the corpus). So a worker is retired, and a fresh one forked in its place,
+whenever it may no longer be as the runner forked it:
+
+- it dies without an answer (a segfault, `os._exit`): that case's error;
+- it passes `timeout` seconds on one case: killed, that case's error;
+- the IUT replaced one of torch's module-level functions and left it so (a fingerprint
+  taken before and after every case tells): that case's error;
+- it holds much more memory than it started with (`RETIRE_GROWTH_MB`): no case's fault,
+  but a leak must not pile up into a later case's failure.
+
+`max_memory` (MB beyond what the worker maps when forked) caps each worker's address
+space, so a runaway allocation ends in that case's MemoryError instead of taking the
+machine down. Outcomes come back in case order, whatever `jobs` is, and equal those of
+a run in one process.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import select
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 
 from .contract import Implementation
@@ -80,27 +91,6 @@ def _limit_memory(megabytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _child(case, impl: Implementation, store: GoldenStore, write_fd: int, max_memory: int | None = None) -> None:
-    """In the forked child: run the case, check torch's state, send the outcome, exit."""
-    try:
-        if max_memory:
-            _limit_memory(max_memory)
-        before = fingerprint()
-        outcome = run_case(case, impl, store)
-        changed = sorted(k for k, v in fingerprint().items() if before.get(k, v) != v)
-        if changed:
-            outcome = Outcome(case.id, ERROR, message=(
-                f"IUT {impl.name!r} changed torch's global state and left it changed: "
-                f"{', '.join(changed[:3])}{' ...' if len(changed) > 3 else ''} replaced"))
-        payload = {"status": outcome.status, "differences": outcome.differences, "message": outcome.message}
-    except BaseException as exc:  # noqa: BLE001 (anything at all becomes this case's error)
-        payload = {"status": ERROR, "differences": [], "message": f"worker failed: {type(exc).__name__}: {exc}"}
-    data = json.dumps(payload).encode()
-    with os.fdopen(write_fd, "wb") as pipe:
-        pipe.write(data)
-    os._exit(0)
-
-
 def death_message(status: int) -> str:
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
@@ -124,69 +114,193 @@ def kill_overdue(running: dict, overdue: Callable) -> list:
     return killed
 
 
-class _Running:
-    def __init__(self, index, case, pid, read_fd):
-        self.index, self.case, self.pid, self.read_fd = index, case, pid, read_fd
-        self.started = time.monotonic()
-        self.data = b""
+# A worker whose resident memory grew by more than this since it was forked is retired
+# after its case: what an IUT leaks dies with the worker.
+RETIRE_GROWTH_MB = 2048
+
+
+def default_jobs() -> int:
+    """Every core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def default_max_memory(jobs: int) -> int:
+    """MB each of `jobs` workers may map beyond what it maps when forked: three quarters of
+    the machine's memory shared between them (at least 2 GB each)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    except (AttributeError, ValueError, OSError):
+        return 8192
+    return max(2048, int(total * 0.75) // max(1, jobs))
+
+
+def _resident_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+
+
+def _worker(cases: list, impl: Implementation, store: GoldenStore, commands_fd: int, results_fd: int,
+            max_memory: int | None) -> None:
+    """In a forked worker: run the case whose index arrives on `commands_fd`, answer on
+    `results_fd` with one JSON line, until told nothing more or until retired; then exit."""
+    try:
+        if max_memory:
+            _limit_memory(max_memory)
+        pristine = fingerprint()
+        started_mb = _resident_mb()
+        with os.fdopen(commands_fd, "r") as commands, os.fdopen(results_fd, "w") as results:
+            for line in commands:
+                case = cases[int(line)]
+                retire = False
+                try:
+                    outcome = run_case(case, impl, store)
+                    changed = sorted(k for k, v in fingerprint().items() if pristine.get(k, v) != v)
+                    if changed:
+                        retire = True
+                        outcome = Outcome(case.id, ERROR, message=(
+                            f"IUT {impl.name!r} changed torch's global state and left it changed: "
+                            f"{', '.join(changed[:3])}{' ...' if len(changed) > 3 else ''} replaced"))
+                    payload = {"status": outcome.status, "differences": outcome.differences, "message": outcome.message}
+                except BaseException as exc:  # noqa: BLE001 (anything at all becomes this case's error)
+                    retire = True
+                    payload = {"status": ERROR, "differences": [], "message": f"worker failed: {type(exc).__name__}: {exc}"}
+                retire = retire or _resident_mb() - started_mb > RETIRE_GROWTH_MB
+                payload["retire"] = retire
+                results.write(json.dumps(payload) + "\n")
+                results.flush()
+                if retire:
+                    break
+    finally:
+        os._exit(0)
+
+
+class _Worker:
+    def __init__(self, pid: int, commands_fd: int, results_fd: int):
+        self.pid, self.commands_fd, self.results_fd = pid, commands_fd, results_fd
+        self.index: int | None = None  # the case it runs now
+        self.started = 0.0
+        self.buffer = b""
+
+    def send(self, index: int) -> None:
+        self.index, self.started = index, time.monotonic()
+        os.write(self.commands_fd, f"{index}\n".encode())
+
+    def close(self, kill: bool = False) -> int:
+        """Close its pipes (an idle worker then exits), reap it and return its status."""
+        if kill:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for fd in (self.commands_fd, self.results_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        _, status = os.waitpid(self.pid, 0)
+        return status
 
 
 def run_isolated(cases: Iterable, impl: Implementation, store: GoldenStore, jobs: int = 1,
                  timeout: float | None = None, on_outcome: Callable[[Outcome], None] | None = None,
-                 max_memory: int | None = None) -> list[Outcome]:
-    """Every case's outcome, each case in its own forked worker, `jobs` at a time."""
+                 max_memory: int | None = None, on_start: Callable[[list[str]], None] | None = None) -> list[Outcome]:
+    """Every case's outcome, the cases shared out among `jobs` worker processes.
+    `on_start` hears the ids of the cases running whenever that set changes."""
     cases = list(cases)
     settle_torch()
     results: dict[int, Outcome] = {}
     reported = 0
-    pending = list(enumerate(cases))
-    running: dict[int, _Running] = {}  # read fd -> child
+    pending = deque(range(len(cases)))
+    workers: dict[int, _Worker] = {}  # results fd -> worker
 
-    def finish(child: _Running, outcome: Outcome) -> None:
+    def finish(index: int, outcome: Outcome) -> None:
         nonlocal reported
-        results[child.index] = outcome
+        results[index] = outcome
         while reported in results:  # hand outcomes on in case order
             if on_outcome is not None:
                 on_outcome(results[reported])
             reported += 1
 
-    while pending or running:
-        while pending and len(running) < max(1, jobs):
-            index, case = pending.pop(0)
-            read_fd, write_fd = os.pipe()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            pid = os.fork()
-            if pid == 0:  # the child
-                os.close(read_fd)
-                _child(case, impl, store, write_fd, max_memory)
-            os.close(write_fd)
-            running[read_fd] = _Running(index, case, pid, read_fd)
-        now = time.monotonic()
-        wait = 0.5 if timeout is None else max(0.0, min(0.5, min(timeout - (now - c.started) for c in running.values())))
-        ready, _, _ = select.select(list(running), [], [], wait)
-        for fd in ready:
-            chunk = os.read(fd, 1 << 16)
-            child = running[fd]
-            if chunk:
-                child.data += chunk
-                continue
-            # end of file: the child is done (or dead)
-            os.close(fd)
-            del running[fd]
-            _, status = os.waitpid(child.pid, 0)
-            if child.data:
-                try:
-                    payload = json.loads(child.data)
-                    finish(child, Outcome(child.case.id, payload["status"], payload["differences"], payload["message"]))
-                    continue
-                except (ValueError, KeyError):
-                    pass
-            finish(child, Outcome(child.case.id, ERROR, message=death_message(status)))
-        if timeout is not None:
-            now = time.monotonic()
-            for child in kill_overdue(running, lambda c: now - c.started > timeout):
-                finish(child, Outcome(child.case.id, ERROR,
-                                      message=f"timed out after {timeout:g} s (the worker process was killed)"))
-    return [results[i] for i in range(len(cases))]
+    def spawn() -> _Worker:
+        commands_r, commands_w = os.pipe()
+        results_r, results_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            for other in workers.values():
+                for fd in (other.commands_fd, other.results_fd):
+                    os.close(fd)
+            os.close(commands_w)
+            os.close(results_r)
+            _worker(cases, impl, store, commands_r, results_w, max_memory)
+        os.close(commands_r)
+        os.close(results_w)
+        worker = _Worker(pid, commands_w, results_r)
+        workers[results_r] = worker
+        return worker
 
+    def retire(worker: _Worker, kill: bool = False) -> int:
+        del workers[worker.results_fd]
+        return worker.close(kill)
+
+    def busy() -> list[_Worker]:
+        return [w for w in workers.values() if w.index is not None]
+
+    def announce() -> None:
+        if on_start is not None:
+            on_start([cases[w.index].id for w in sorted(busy(), key=lambda w: w.index)])
+
+    try:
+        while pending or busy():
+            changed = False
+            for worker in [w for w in workers.values() if w.index is None]:
+                if pending:
+                    worker.send(pending.popleft())
+                    changed = True
+            while pending and len(workers) < max(1, jobs):
+                spawn().send(pending.popleft())
+                changed = True
+            if changed:
+                announce()
+            running = busy()
+            now = time.monotonic()
+            wait = 0.5 if timeout is None else max(0.0, min(0.5, min(timeout - (now - w.started) for w in running)))
+            ready, _, _ = select.select([w.results_fd for w in running], [], [], wait)
+            for fd in ready:
+                worker = workers[fd]
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:  # it died before answering
+                    index = worker.index
+                    status = retire(worker)
+                    finish(index, Outcome(cases[index].id, ERROR, message=death_message(status)))
+                    announce()
+                    continue
+                worker.buffer += chunk
+                while b"\n" in worker.buffer and worker.index is not None:
+                    line, worker.buffer = worker.buffer.split(b"\n", 1)
+                    index, worker.index = worker.index, None
+                    try:
+                        payload = json.loads(line)
+                        outcome = Outcome(cases[index].id, payload["status"], payload["differences"], payload["message"])
+                    except (ValueError, KeyError):
+                        payload, outcome = {"retire": True}, Outcome(cases[index].id, ERROR, message="the worker process sent an unreadable outcome")
+                    if payload.get("retire"):
+                        retire(worker, kill=True)
+                    finish(index, outcome)
+                    announce()
+            if timeout is not None:
+                now = time.monotonic()
+                for worker in [w for w in busy() if now - w.started > timeout]:
+                    index = worker.index
+                    retire(worker, kill=True)
+                    finish(index, Outcome(cases[index].id, ERROR,
+                                          message=f"timed out after {timeout:g} s (the worker process was killed)"))
+                    announce()
+    finally:
+        for worker in list(workers.values()):
+            retire(worker, kill=worker.index is not None)
+    return [results[i] for i in range(len(cases))]

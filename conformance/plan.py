@@ -78,6 +78,10 @@ class Plan:
 
     # -- derived views -------------------------------------------------------------
 
+    def node_names(self) -> set[str]:
+        """The names of the graph's nodes that kept their own (not structural `+...` names)."""
+        return {line.split(" = ", 1)[0] for line in self.graph if not line.startswith("+")}
+
     @property
     def graph_digest(self) -> str:
         return hashlib.sha256("\n".join(self.graph).encode()).hexdigest()

@@ -40,11 +40,48 @@ def test_a_leak_costs_its_case_under_a_memory_cap(capsys):
         f"ERROR {TARGET}: IUT 'tests.planted:leaks_on_one_case' raised MemoryError"]
 
 
+@pytest.mark.parametrize("impl, reason", [
+    ("hangs_on_one_case", "timed out after 10 s (the worker process was killed)"),
+    ("exits_on_one_case", "the worker process exited with code 3 while the IUT ran; no outcome"),
+])
+def test_with_no_options_a_crash_or_a_hang_costs_one_case(capsys, monkeypatch, impl, reason):
+    """Workers and a timeout are the default: no -j, no --timeout. (The default timeout is
+    shortened here: 600 s is what a real run gets.)"""
+    from conformance import cli
+
+    monkeypatch.setattr(cli, "DEFAULT_TIMEOUT", 10.0)
+    code, outcomes, summary = _run(capsys, impl)
+    assert code == 1
+    assert summary == "9 conform, 0 differ, 1 error, 0 skipped"
+    assert [o for o in outcomes if o.startswith("ERROR")] == [f"ERROR {TARGET}: {reason}"]
+    assert [o.split(" ", 1)[1].split(":")[0] for o in outcomes] == sorted(
+        o.split(" ", 1)[1].split(":")[0] for o in outcomes)  # case order
+
+
+def test_a_worker_runs_many_cases_in_a_process_of_its_own(capsys, monkeypatch, tmp_path):
+    """Forking once per worker, not once per case: that is most of the speed."""
+    import os
+
+    record = tmp_path / "pids"
+    monkeypatch.setenv("OBSCONF_TEST_PID_FILE", str(record))
+    code, outcomes, summary = _run(capsys, "records_its_process", "-j", "2")
+    assert (code, summary) == (0, "10 conform, 0 differ, 0 error, 0 skipped")
+    pids = record.read_text().split()
+    assert len(pids) == 10 and 1 <= len(set(pids)) <= 2 and str(os.getpid()) not in pids
+
+
+def test_a_patch_retires_only_its_worker(capsys):
+    """The worker that patched torch is replaced, so the cat cases after it conform."""
+    for jobs in ("1", "2"):
+        code, outcomes, summary = _run(capsys, "patches_torch_on_one_case", "-j", jobs, "--timeout", "60")
+        assert summary == "9 conform, 0 differ, 1 error, 0 skipped"
+
+
 def test_without_isolation_the_patch_leaks_into_later_cases(capsys, monkeypatch):
     import torch
 
     monkeypatch.setattr(torch, "cat", torch.cat)  # puts the real one back after the test
-    code, outcomes, summary = _run(capsys, "patches_torch_on_one_case")
+    code, outcomes, summary = _run(capsys, "patches_torch_on_one_case", "-j", "1")
     assert code == 1
     # the target case conforms; every cat case after it is broken by its leftover patch
     assert f"CONFORM {TARGET}" in outcomes

@@ -183,3 +183,37 @@ def test_an_unused_observer_with_other_attributes_says_which():
     assert diff.compare(expected, actual) == ["unused observer on tanh: scale 0.0078125 != 0.5"]
     actual.dangling = [(p, c) for p, c in actual.dangling if p != "view_1"]
     assert "missing unused observer on view_1 [HistogramObserver]" in diff.compare(expected, actual)
+
+
+@pytest.mark.parametrize("case_id", ["patterns/cat/x86-qat", "lstm/cat-with-lstm/x86-static",
+                                     "standalone/by-class-quantized-io/x86-static", "torchvision/resnet18/x86-static"])
+def test_the_golden_names_give_the_plan_a_trace_gives_or_none(case_id):
+    """The runner canonicalises with the names a golden records instead of tracing the
+    model again; where a node of the result bears none of them it must trace."""
+    from conformance import runner
+    from conformance.canonical import canonicalise_within
+    from conformance.contract import load
+    from conformance.golden import GoldenStore
+    from models import all_cases
+
+    case = next(c for c in all_cases() if c.id == case_id)
+    golden = GoldenStore().load(case.id)
+    result = runner.run_iut(case, load("torch"))
+    traced = canonicalise(result, runner.original_node_names(case))
+    within = canonicalise_within(result, golden.node_names())
+    assert within is None or within.same_as(traced)
+    assert traced.same_as(golden)
+    if case.recipe.family == "lstm":  # the DeQuantStubs prepare inserts bear no name of the golden
+        assert within is None
+    else:
+        assert within is not None
+
+
+def test_a_node_with_a_name_the_golden_lacks_makes_the_runner_trace():
+    from conformance.canonical import canonicalise_within
+
+    gm = observed_linear_add()
+    names = {n.name for n in gm.graph.nodes}
+    assert canonicalise_within(gm, names).same_as(canonicalise(gm, names))
+    some = next(n.name for n in gm.graph.nodes if n.op == "call_function")
+    assert canonicalise_within(gm, names - {some}) is None

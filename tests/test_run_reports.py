@@ -162,8 +162,10 @@ def test_progress_bar_on_a_terminal_and_plain_lines_elsewhere():
 
     tty = io.StringIO()
     bar = Progress(4, stream=tty, interactive=True)
-    for _ in range(4):
+    for i in range(4):
+        bar.running([f"patterns/cat/case-{i}"])
         bar.advance()
+    assert "running patterns/cat/case-3" in tty.getvalue()
     assert "\r[" in tty.getvalue() and "4/4 cases" in tty.getvalue() and "left" in tty.getvalue()
     log = io.StringIO()
     plain = Progress(3, stream=log, interactive=False, every=3600)
