@@ -13,28 +13,35 @@ import fnmatch
 import sys
 from collections.abc import Sequence
 
-from models import SkipCase, all_cases
-
-from . import diff
+# Only what every command needs is imported here: torch (through models/, the runner and
+# the differ) is imported by the commands that run something, so that --help, list, show
+# and usage errors answer at once. `index` knows the case ids without torch.
+from . import index
 from .contract import ImplementationError, load
-from .golden import GoldenError, GoldenStore, golden_header, write_atomic
+from .golden import GoldenError, GoldenStore, write_atomic
 from .ledger import DEFAULT_LEDGER, Ledger, LedgerError
-from .runner import CONFORM, DIFFER, ERROR, SKIPPED, CaseError, Outcome, produce_plan, run_case
+from .outcome import CONFORM, DIFFER, ERROR, SKIPPED, CaseError, Outcome
 
 
 class UsageError(Exception):
     """Exit 2 with this one-line message."""
 
 
-def select(patterns: Sequence[str] | None):
-    """Cases whose id matches any pattern: a glob when it has *?[, else a substring."""
-    cases = all_cases()
-    if not patterns:
-        return list(cases)
-    chosen = [c for c in cases if _selected(c.id, patterns)]
+def select_ids(patterns: Sequence[str] | None) -> list[str]:
+    """Ids of the cases whose id matches any pattern (a glob when it has *?[, else a
+    substring), from the case index: no torch needed."""
+    chosen = [case_id for case_id, _ in index.entries() if _selected(case_id, patterns)]
     if not chosen:
         raise UsageError(f"no case matches -k {' -k '.join(repr(p) for p in patterns)} (see `obsconf list`)")
     return chosen
+
+
+def select(patterns: Sequence[str] | None):
+    """The cases `select_ids` names."""
+    from models import all_cases
+
+    wanted = set(select_ids(patterns))
+    return [c for c in all_cases() if c.id in wanted]
 
 
 def _selected(case_id: str, patterns: Sequence[str] | None) -> bool:
@@ -48,13 +55,20 @@ def _matches(case_id: str, pattern: str) -> bool:
     return pattern in case_id
 
 
+def check_case_id(case_id: str) -> None:
+    """UsageError, with the nearest id, when no case has this id (no torch needed)."""
+    ids = [i for i, _ in index.entries()]
+    if case_id not in ids:
+        close = difflib.get_close_matches(case_id, ids, n=1)
+        hint = f"; did you mean {close[0]}?" if close else "; see `obsconf list`"
+        raise UsageError(f"unknown case id {case_id!r}{hint}")
+
+
 def find_case(case_id: str):
-    for case in all_cases():
-        if case.id == case_id:
-            return case
-    close = difflib.get_close_matches(case_id, [c.id for c in all_cases()], n=1)
-    hint = f"; did you mean {close[0]}?" if close else "; see `obsconf list`"
-    raise UsageError(f"unknown case id {case_id!r}{hint}")
+    from models import all_cases
+
+    check_case_id(case_id)
+    return next(case for case in all_cases() if case.id == case_id)
 
 
 def summary(counts: dict[str, int]) -> str:
@@ -73,8 +87,9 @@ def cmd_list(args) -> int:
             print(f"{item}\t{reason}")
         print(f"{len(entries)} left out")
         return 0
-    for case in select(args.k):
-        print(f"{case.id}\t{','.join(case.tags)}" if args.tags else case.id)
+    tags = dict(index.entries())
+    for case_id in select_ids(args.k):
+        print(f"{case_id}\t{','.join(tags[case_id])}" if args.tags else case_id)
     return 0
 
 
@@ -149,7 +164,11 @@ def isolation_settings(args) -> tuple[int, float | None, int | None]:
 
 
 def cmd_run(args) -> int:
+    select_ids(args.k)  # a -k that matches nothing is told before torch loads
+    from models import all_cases
+
     from . import reports
+    from .runner import run_case
     from .expectations import XPASS, Expectations, ExpectationsError, judge
 
     impl = load(args.impl)
@@ -236,9 +255,13 @@ def cmd_run(args) -> int:
 
 
 def cmd_show(args) -> int:
-    case = find_case(args.case)
     store = GoldenStore(args.golden_dir)
     if args.impl:
+        from models import SkipCase
+
+        from .runner import produce_plan
+
+        case = find_case(args.case)
         try:
             plan = produce_plan(case, load(args.impl))
         except (CaseError, SkipCase) as exc:
@@ -246,16 +269,23 @@ def cmd_show(args) -> int:
             return 1
         print(plan.to_text({"case": case.id, "producer": args.impl}), end="")
         return 0
+    check_case_id(args.case)
     try:
-        store.load(case.id)  # the same checks as a run: present, readable, unedited, this case's
+        store.load(args.case)  # the same checks as a run: present, readable, unedited, this case's
     except GoldenError as exc:
-        print(f"ERROR {case.id}: {exc}")
+        print(f"ERROR {args.case}: {exc}")
         return 1
-    print(store.read_text(case.id), end="")
+    print(store.read_text(args.case), end="")
     return 0
 
 
 def cmd_diff(args) -> int:
+    check_case_id(args.case)  # a mistyped id is told before torch loads
+    from models import SkipCase
+
+    from . import diff
+    from .runner import produce_plan
+
     case = find_case(args.case)
     impl = load(args.impl)
     store = GoldenStore(args.golden_dir)
@@ -282,6 +312,9 @@ def cmd_diff(args) -> int:
 
 
 def cmd_explain(args) -> int:
+    check_case_id(args.case)  # a mistyped id is told before torch loads
+    from models import SkipCase
+
     from .explain import explain
 
     case = find_case(args.case)
@@ -456,6 +489,8 @@ def cmd_matrix(args) -> int:
 
 def cmd_compare(args) -> int:
     """Two implementations on a model outside the corpus."""
+    from models import SkipCase
+
     from . import byo
     from .contract import load as load_callable
 
@@ -498,6 +533,11 @@ def cmd_compare(args) -> int:
 def cmd_regen(args) -> int:
     """Regenerate goldens from the oracle: show what changes, then write (or, with --check,
     only prove that nothing would change)."""
+    from models import SkipCase, all_cases
+
+    from .golden import golden_header
+    from .runner import produce_plan
+
     oracle = load("torch")
     store = GoldenStore(args.golden_dir)
     if args.accept:

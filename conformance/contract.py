@@ -16,7 +16,10 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from torch.fx import GraphModule
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch loads when an IUT is called, not when one is named
+    from torch.fx import GraphModule
 
 BUILTIN = ("torch", "reference")
 

@@ -28,7 +28,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from .runner import CONFORM, DIFFER, ERROR, SKIPPED, Outcome
+from .outcome import CONFORM, DIFFER, ERROR, SKIPPED, Outcome
 
 OUTCOMES = ("differs", "error", "skip")
 # what each kind of expectation says a run's outcome status should be

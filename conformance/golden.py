@@ -13,8 +13,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import torch
-
 from . import __version__
 from .plan import Plan, PlanFormatError, parse_text
 
@@ -36,6 +34,8 @@ def default_root() -> Path:
 def golden_header(case_id: str) -> dict[str, str]:
     """What every golden records about where it came from (no time, host or path:
     regenerating on any machine gives the same bytes)."""
+    import torch
+
     return {"case": case_id, "suite": __version__, "torch": torch.__version__, "producer": "oracle"}
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 import re
 import warnings
-from dataclasses import dataclass, field
 
 import torch
 from torch.fx import GraphModule
@@ -19,30 +18,9 @@ from models import Case, SkipCase
 from . import diff
 from .canonical import canonicalise, canonicalise_within
 from .contract import Implementation
+from .outcome import CONFORM, DIFFER, ERROR, SKIPPED, CaseError, Outcome  # noqa: F401 (re-exported)
 from .golden import GoldenError, GoldenStore, bundled_goldens_torch
 from .plan import Plan
-
-CONFORM, DIFFER, ERROR, SKIPPED = "conform", "differ", "error", "skipped"
-
-
-class CaseError(Exception):
-    """One case failed to produce a plan; the message is the one-line reason."""
-
-
-@dataclass
-class Outcome:
-    case_id: str
-    status: str
-    differences: list[str] = field(default_factory=list)
-    message: str = ""
-
-    def report(self) -> str:
-        if self.status == DIFFER:
-            return "\n".join([f"DIFFER {self.case_id}"] + [f"    {d}" for d in self.differences])
-        if self.status in (ERROR, SKIPPED):
-            return f"{self.status.upper()} {self.case_id}: {self.message}"
-        return f"CONFORM {self.case_id}"
-
 
 def original_node_names(case: Case) -> set[str]:
     """The node names the quantization tracer gives this case's float model, so that nodes

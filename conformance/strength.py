@@ -228,7 +228,11 @@ def _evaluate(source: str, path: Path, mutant: mutants.Mutant, cases, store: Gol
     for index, case in enumerate(cases):
         write({"case": case.id})
         try:
-            actual = produce_plan(case, impl, collect=False)
+            (header, expected), golden_error = store.load_with_header(case.id), None
+        except GoldenError as exc:
+            header, expected, golden_error = {}, None, exc
+        try:
+            actual = produce_plan(case, impl, collect=False, golden=expected, golden_torch=header.get("torch"))
         except SkipCase:
             continue
         except CaseError as exc:
@@ -236,10 +240,8 @@ def _evaluate(source: str, path: Path, mutant: mutants.Mutant, cases, store: Gol
             if message.startswith(f"IUT {impl.name!r}") or message.startswith("cannot canonicalise"):
                 return {"status": KILLED, "how": "raised", "case": case.id, "detail": message, "ran": index + 1}
             return {"status": ERRORED, "how": "harness", "case": case.id, "detail": message, "ran": index + 1}
-        try:
-            expected = store.load(case.id)
-        except GoldenError as exc:
-            return {"status": ERRORED, "how": "golden", "case": case.id, "detail": str(exc), "ran": index + 1}
+        if golden_error is not None:
+            return {"status": ERRORED, "how": "golden", "case": case.id, "detail": str(golden_error), "ran": index + 1}
         differences = diff.compare(expected, actual)
         if differences:
             return {"status": KILLED, "how": "differs", "case": case.id, "detail": differences[0],

@@ -140,11 +140,12 @@ def test_regen_prune_removes_orphans(capsys, tmp_path, monkeypatch):
     store = golden_mod.GoldenStore(tmp_path)
     store.write("patterns/gone/x86-static", "x")
     # a full regen with --prune over a tiny stand-in corpus
-    import conformance.cli as cli
-    from models import all_cases
+    import models
+    from conformance import index
 
-    small = tuple(c for c in all_cases() if c.id == "patterns/linear/x86-static")
-    monkeypatch.setattr(cli, "all_cases", lambda: small)
+    small = tuple(c for c in models.all_cases() if c.id == "patterns/linear/x86-static")
+    monkeypatch.setattr(models, "all_cases", lambda: small)
+    monkeypatch.setattr(index, "entries", lambda: [(c.id, c.tags) for c in small])
     code, out, _ = run(capsys, "--golden-dir", str(tmp_path), "regen")
     assert code == 0 and "ORPHAN" in out and "1 orphan" in out
     code, out, _ = run(capsys, "--golden-dir", str(tmp_path), "regen", "--check")

@@ -1,0 +1,68 @@
+"""The case index: every case id with its tags, without importing torch.
+
+Building the corpus (`models.all_cases()`) imports torch and torchvision, 3 s or more,
+which `obsconf list`, `show` and a mistyped case id should not wait for. The index is
+that list written to the cache, under a digest of everything it depends on: the bytes
+of every file under models/ (recipes, frozen Hypothesis graphs, user cases), the
+installed torch and torchvision and the Python release. Any change there gives another
+digest, so another file, built afresh on first use. An unreadable index is rebuilt; one
+that cannot be written (a read-only folder) is only not kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from importlib import metadata
+from pathlib import Path
+
+MODELS = Path(__file__).resolve().parent.parent / "models"
+SCHEMA = 1
+
+
+def cache_root() -> Path:
+    """Where obsconf keeps what it can make again: $OBSCONF_CACHE_DIR, else .obsconf-cache/."""
+    return Path(os.environ.get("OBSCONF_CACHE_DIR") or ".obsconf-cache")
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "none"
+
+
+def digest() -> str:
+    """What the case list depends on, as one hash."""
+    h = hashlib.sha256(f"index {SCHEMA} python {sys.version_info[:2]} torch {_version('torch')} "
+                       f"torchvision {_version('torchvision')}\n".encode())
+    for path in sorted(p for p in MODELS.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        h.update(f"{path.relative_to(MODELS).as_posix()}\n".encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:20]
+
+
+def entries() -> list[tuple[str, tuple[str, ...]]]:
+    """(case id, tags) of every case, sorted by id: from the cached index when it is current."""
+    path = cache_root() / "case-index" / f"{digest()}.json"
+    try:
+        data = json.loads(path.read_text())
+        if data.get("schema") == SCHEMA:
+            return [(case_id, tuple(tags)) for case_id, tags in data["cases"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    from models import all_cases
+
+    found = [(c.id, tuple(c.tags)) for c in all_cases()]
+    try:
+        from .golden import write_atomic
+
+        write_atomic(path, json.dumps({"schema": SCHEMA, "cases": found}) + "\n")
+        for old in path.parent.glob("*.json"):  # indexes of corpora that are no more
+            if old != path:
+                old.unlink()
+    except OSError:
+        pass  # a folder we may not write to: build it again next time
+    return found
