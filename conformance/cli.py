@@ -88,6 +88,11 @@ def cmd_list(args) -> int:
         print(f"{len(entries)} left out")
         return 0
     tags = dict(index.entries())
+    if args.quick:
+        why = quick_tier()
+        for case_id in [i for i in select_ids(args.k) if i in why]:
+            print(f"{case_id}\t{why[case_id]}")
+        return 0
     for case_id in select_ids(args.k):
         print(f"{case_id}\t{','.join(tags[case_id])}" if args.tags else case_id)
     return 0
@@ -118,12 +123,26 @@ def _remember_failed(impl: str, failed: list[str]) -> None:
     write_atomic(LAST_FAILED, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
+def quick_tier() -> dict[str, str]:
+    """The quick tier's case ids, each with why it is in."""
+    from . import quick
+
+    try:
+        _, why = quick.read()
+    except quick.QuickTierError as exc:
+        raise UsageError(str(exc)) from None
+    return why
+
+
 def select_run(args):
     """The cases of a run: -k, then --family/--backend/--preset/--tag (each repeatable, any
     of them matches), then --last-failed (only those) or --failed-first (those first)."""
     from .reports import backend_of, family_of
 
     cases = select(args.k)
+    if args.quick:
+        why = quick_tier()
+        cases = [c for c in cases if c.id in why]
     filters = [
         (args.family, lambda c: family_of(c.id)),
         (args.backend, lambda c: backend_of(c.id)),
@@ -204,6 +223,9 @@ def cmd_run(args) -> int:
     from .progress import Progress
 
     progress = Progress(len(to_run)) if not args.quiet_progress else None
+    if args.quick:
+        print(f"quick tier: {len(to_run)} cases that kill every mutant of prepare.py the whole corpus kills "
+              f"(conformance/quick_tier.txt); the full run is the same command without --quick", flush=True)
 
     def report(outcome) -> None:
         verdict = expectations.judge(outcome) if expectations else judge(outcome, None)
@@ -250,7 +272,7 @@ def cmd_run(args) -> int:
     if expectations:
         noun = "ledger entries" if args.ledger else "expectation(s)"
         line += f", {c['expected']} expected, {c['xpass']} xpass, {len(unused)} unused {noun}"
-    print(line)
+    print(line + (" (quick tier)" if args.quick else ""))
     return 1 if failing else 0
 
 
@@ -432,6 +454,9 @@ def cmd_strength(args) -> int:
         elif record.get("status") == strength.ERRORED:
             print(f"ERRORED {mutant.describe()}: {record.get('detail')}")
     figures = strength.tally(chosen, results)
+    if not args.only and not args.k and not args.max_cases and not problems:
+        # a run over every mutant and case: the quick tier follows from its kills
+        print(f"wrote {strength.write_quick_tier(chosen, results, select(None))}")
     wall = time.monotonic() - started
     summed = sum(results[m.id].get("seconds", 0.0) for m in chosen if m.id in results)
     print(strength.summary_line(figures) + f" (this run {wall:.0f} s; worker time of all results {summed:.0f} s)")
@@ -632,11 +657,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_k(sub.add_parser("list", help="list case ids"))
     p.add_argument("--tags", action="store_true", help="also print each case's tags")
     p.add_argument("--excluded", action="store_true", help="list what the corpus leaves out, with the reason")
+    p.add_argument("--quick", action="store_true", help="only the quick tier's cases, each with why it is in")
     p.set_defaults(func=cmd_list)
 
     p = with_k(sub.add_parser("run", help="run an implementation against the goldens"))
     p.add_argument("--impl", required=True, help="torch, reference, or package.module:callable")
     p.add_argument("-v", "--verbose", action="store_true", help="also print conforming cases")
+    p.add_argument("--quick", action="store_true",
+                   help="the quick tier: the few cases that kill every mutant of prepare.py the corpus kills "
+                        "(about a minute; conformance/quick_tier.txt)")
     p.add_argument("--family", action="append", help="only these families (repeatable)")
     p.add_argument("--backend", action="append", help="only presets of these backends (x86, qnnpack, ..., none)")
     p.add_argument("--preset", action="append", help="only these presets (x86-static, ...)")

@@ -421,6 +421,32 @@ def _run_mutants(todo, source, path, store, directory, results, jobs, case_timeo
         log.close()
 
 
+# -- the quick tier -------------------------------------------------------------------------
+
+def write_quick_tier(chosen, results: dict, cases, say=print) -> Path:
+    """Choose the quick tier from a full run's results (conformance/quick.py) and write it."""
+    import functools
+
+    import torch
+
+    import reference
+
+    from . import quick
+
+    path = mutants.source_path()
+    source = path.read_text()
+    entries = line_map(cases, source, path, say=say)
+    seconds = {cid: e["seconds"] for cid, e in entries.items() if e["usable"]}
+    killers = {m.id: results[m.id]["case"] for m in chosen
+               if results.get(m.id, {}).get("status") == KILLED and results[m.id].get("case") in seconds}
+    by_id = {c.id: c for c in cases}
+    rules_of = functools.cache(lambda case_id: quick.reference_rules(by_id[case_id]))
+    picked = quick.choose(killers, seconds, rules_of, reference.RULES)
+    total = sum(seconds[c] for c, _ in picked)
+    write_atomic(quick.FILE, quick.text(picked, mutants.source_digest(source), torch.__version__, len(killers), total))
+    return quick.FILE
+
+
 # -- equivalence ----------------------------------------------------------------------------
 
 def unreachable_lines(source: str) -> dict[int, str]:

@@ -59,7 +59,7 @@ def assign_eager_qconfigs(module, mapping: QConfigMapping, config, inherited=Non
     qconfig already set on a module wins. Non-traceable children are not visited."""
     flat = {"": mapping.global_qconfig, **mapping.object_type_qconfigs, **mapping.module_name_qconfigs}
     qconfig = flat.get(prefix, flat.get(type(module), inherited))
-    qconfig = _add_module_to_qconfig_obs_ctr(getattr(module, "qconfig", qconfig), module)
+    qconfig = on_module_device(getattr(module, "qconfig", qconfig), module)
     module.qconfig = qconfig
     for name, child in module.named_children():
         if name in config.non_traceable_module_names or type(child) in config.non_traceable_module_classes:
@@ -123,10 +123,36 @@ def node_qconfigs(model: GraphModule, modules: dict, mapping: QConfigMapping, sc
             index = calls[parent_name(path)][scope_type]
             calls[parent_name(path)][scope_type] += 1
             qconfig = by_call_order(mapping, parent_name(path), scope_type, index, qconfig)
-        result[node.name] = _add_module_to_qconfig_obs_ctr(qconfig, modules.get(node.target))
+        result[node.name] = on_module_device(qconfig, modules.get(node.target))
         if node.op == "call_module":
             modules[node.target].qconfig = result[node.name]
     return result
+
+
+_ON_DEVICE: dict[tuple, tuple] = {}
+
+
+def on_module_device(qconfig, module):
+    """A qconfig whose constructors build observers on the module's device (torch's own
+    wrapper, which builds an observer to test each constructor): made once per qconfig
+    and set of devices, since modules on the same devices get the same constructors. The
+    wrapper reads the devices each time it builds an observer, so it is given a stand-in
+    holding one empty tensor per device, not the module (the root's would walk the model)."""
+    if qconfig is None or module is None:
+        return qconfig
+    # the devices in the order the wrapper meets them: which one it picks of several follows it
+    devices = tuple(tuple(dict.fromkeys(t.device for t in ts)) for ts in (module.parameters(), module.buffers()))
+    key = (id(qconfig), devices)
+    if key not in _ON_DEVICE or _ON_DEVICE[key][0] is not qconfig:
+        if len(_ON_DEVICE) > 256:
+            _ON_DEVICE.clear()
+        stand_in = torch.nn.Module()
+        for i, device in enumerate(devices[0]):
+            stand_in.register_parameter(f"p{i}", torch.nn.Parameter(torch.empty(0, device=device)))
+        for i, device in enumerate(devices[1]):
+            stand_in.register_buffer(f"b{i}", torch.empty(0, device=device))
+        _ON_DEVICE[key] = (qconfig, _add_module_to_qconfig_obs_ctr(qconfig, stand_in))  # keeps the id taken
+    return _ON_DEVICE[key][1]
 
 
 def is_observer(module) -> bool:
