@@ -64,8 +64,9 @@ def text(chosen: list[tuple[str, list[str]]], digest: str, torch_version: str, k
     return "\n".join(lines) + "\n"
 
 
-def read(file: Path = FILE) -> tuple[dict[str, str], dict[str, str]]:
+def read(file: Path | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """(header facts, case id -> why) from the file; QuickTierError when it cannot be read."""
+    file = file or FILE
     try:
         lines = file.read_text().splitlines()
     except OSError as exc:

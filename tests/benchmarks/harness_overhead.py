@@ -24,18 +24,11 @@ from conformance import runner
 from conformance.cli import select
 from conformance.contract import Implementation, load
 from conformance.golden import GoldenStore
+from tests.benchmarks.memory import rss_mib
 
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def rss_mib() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def measure(cases, impl: Implementation, store: GoldenStore) -> dict:
