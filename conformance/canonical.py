@@ -219,10 +219,17 @@ class _Canonicaliser:
             attrs.standalone_module_output_quantized_idxs
         )
         plan.observed_nodes = tuple(sorted(attrs.observed_node_names, key=natural_key))
-        plan.node_qconfigs = {n: describe.qconfig(q) for n, q in attrs.node_name_to_qconfig.items()}
+        described: dict[int, str] = {}  # many nodes hold one qconfig object: describe it once
+
+        def text(q) -> str:
+            if id(q) not in described:
+                described[id(q)] = describe.qconfig(q)
+            return described[id(q)]
+
+        plan.node_qconfigs = {n: text(q) for n, q in attrs.node_name_to_qconfig.items()}
         # Only nodes with an equalization qconfig: None everywhere else is the common case.
         plan.equalization_qconfigs = {
-            n: describe.qconfig(q) for n, q in (attrs.equalization_node_name_to_qconfig or {}).items() if q is not None
+            n: text(q) for n, q in (attrs.equalization_node_name_to_qconfig or {}).items() if q is not None
         }
 
     def graph_line(self, node: Node) -> str:

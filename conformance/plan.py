@@ -7,6 +7,7 @@ for a walk through the sections. Equal plans <=> identical observer placement.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -20,9 +21,14 @@ class PlanFormatError(ValueError):
     """A plan text that cannot be read: corrupt, hand-edited or of another schema."""
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def natural_key(text: str) -> tuple:
-    """Sort `conv_2` before `conv_10`: digits compare as numbers."""
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
+    """Sort `conv_2` before `conv_10`: digits compare as numbers. (Cached: sorting the edges
+    of a plan asks for the same node names over and over; it was most of canonicalising.)"""
+    return tuple(int(p) if p.isdigit() else p for p in _DIGITS.split(text))
 
 
 @dataclass(frozen=True, order=True)

@@ -7,6 +7,8 @@ with the id `family/recipe/preset`.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,7 +63,7 @@ class Case:
     def materialise(self) -> "CaseInputs":
         """Fresh inputs for one IUT call: IUTs may mutate the model and configs."""
         if self.recipe.meta:
-            with torch.device("meta"):
+            with torch.device("meta"), _no_init_of_meta_tensors():
                 model = self.recipe.build()
                 example_inputs = self.recipe.example_inputs()
         else:
@@ -79,6 +81,32 @@ class Case:
             backend_config=self.preset.backend_config(),
             equalization_config=self.preset.equalization_config() if self.preset.equalization_config else None,
         )
+
+
+@contextlib.contextmanager
+def _no_init_of_meta_tensors():
+    """torch.nn.init's in-place initialisers leave a meta tensor as it was (it has no data),
+    yet under the meta device mode each costs a round of Python dispatch: most of the time
+    a big model takes to build. Skip them for meta tensors only; any other tensor is
+    initialised as usual."""
+    import torch.nn.init as init
+
+    saved = {name: getattr(init, name) for name in dir(init)
+             if name.endswith("_") and not name.startswith("_") and callable(getattr(init, name))}
+
+    def skipping(original):
+        @functools.wraps(original)
+        def initialise(tensor, *args, **kwargs):
+            return tensor if getattr(tensor, "is_meta", False) else original(tensor, *args, **kwargs)
+        return initialise
+
+    for name, original in saved.items():
+        setattr(init, name, skipping(original))
+    try:
+        yield
+    finally:
+        for name, original in saved.items():
+            setattr(init, name, original)
 
 
 @dataclass
