@@ -58,6 +58,18 @@ def test_with_no_options_a_crash_or_a_hang_costs_one_case(capsys, monkeypatch, i
         o.split(" ", 1)[1].split(":")[0] for o in outcomes)  # case order
 
 
+def test_with_no_options_a_leak_costs_its_case(capsys, monkeypatch):
+    """The memory cap is on by default (shrunk here from its default, three quarters of
+    the machine's memory shared among the workers)."""
+    from conformance import isolation
+
+    monkeypatch.setattr(isolation, "default_max_memory", lambda jobs: 2048)
+    code, outcomes, summary = _run(capsys, "leaks_on_one_case")
+    assert summary == "9 conform, 0 differ, 1 error, 0 skipped"
+    assert [o for o in outcomes if o.startswith("ERROR")] == [
+        f"ERROR {TARGET}: IUT 'tests.planted:leaks_on_one_case' raised MemoryError"]
+
+
 def test_a_worker_runs_many_cases_in_a_process_of_its_own(capsys, monkeypatch, tmp_path):
     """Forking once per worker, not once per case: that is most of the speed."""
     import os
