@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable
 
 from .contract import Implementation
 from .golden import GoldenStore
-from .runner import ERROR, Outcome, run_case
+from .runner import ERROR, Outcome, resident_mb, run_case
 
 # Modules whose functions an IUT has no business replacing for good.
 WATCHED = (
@@ -77,7 +77,7 @@ def settle_torch() -> None:
             pass
     from .runner import release_torch_caches
 
-    release_torch_caches()
+    release_torch_caches(now=True)
 
 
 def _limit_memory(megabytes: int) -> None:
@@ -137,11 +137,6 @@ def default_max_memory(jobs: int) -> int:
     return max(2048, int(total * 0.75) // max(1, jobs))
 
 
-def _resident_mb() -> float:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
-
-
 def _worker(cases: list, impl: Implementation, store: GoldenStore, commands_fd: int, results_fd: int,
             max_memory: int | None) -> None:
     """In a forked worker: run the case whose index arrives on `commands_fd`, answer on
@@ -150,7 +145,7 @@ def _worker(cases: list, impl: Implementation, store: GoldenStore, commands_fd: 
         if max_memory:
             _limit_memory(max_memory)
         pristine = fingerprint()
-        started_mb = _resident_mb()
+        started_mb = resident_mb()
         with os.fdopen(commands_fd, "r") as commands, os.fdopen(results_fd, "w") as results:
             for line in commands:
                 case = cases[int(line)]
@@ -167,7 +162,7 @@ def _worker(cases: list, impl: Implementation, store: GoldenStore, commands_fd: 
                 except BaseException as exc:  # noqa: BLE001 (anything at all becomes this case's error)
                     retire = True
                     payload = {"status": ERROR, "differences": [], "message": f"worker failed: {type(exc).__name__}: {exc}"}
-                retire = retire or _resident_mb() - started_mb > RETIRE_GROWTH_MB
+                retire = retire or resident_mb() - started_mb > RETIRE_GROWTH_MB
                 payload["retire"] = retire
                 results.write(json.dumps(payload) + "\n")
                 results.flush()

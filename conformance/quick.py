@@ -22,10 +22,10 @@ class QuickTierError(Exception):
 
 
 def choose(killers: dict[str, str], seconds: dict[str, float], rules_of: Callable[[str], set[str]],
-           all_rules: Iterable[str]) -> list[tuple[str, list[str]]]:
-    """(case id, why it is in) for the tier, in id order. `killers`: killed mutant id -> the
-    case that killed it; `seconds`: what each usable case costs (the ids to choose from);
-    `rules_of(case id)`: the reference rules its plan uses."""
+           all_rules: Iterable[str]) -> tuple[list[tuple[str, list[str]]], list[str]]:
+    """((case id, why it is in) for the tier, in id order; the rules no case uses).
+    `killers`: killed mutant id -> the case that killed it; `seconds`: what each usable
+    case costs (the ids to choose from); `rules_of(case id)`: the reference rules its plan uses."""
     from .reports import backend_of, family_of
 
     cost = lambda case_id: (seconds.get(case_id, float("inf")), case_id)  # noqa: E731
@@ -44,21 +44,28 @@ def choose(killers: dict[str, str], seconds: dict[str, float], rules_of: Callabl
             if not any(key(c) == value for c in why):
                 why[next(c for c in by_cost if key(c) == value)] = [f"{label} {value}"]
     seen_rules = set().union(*(rules_of(c) for c in why)) if why else set()
+    unused = []
     for rule in sorted(set(all_rules) - seen_rules):
+        if rule in seen_rules:
+            continue
         found = next((c for c in by_cost if c not in why and rule in rules_of(c)), None)
-        if found is not None:
+        if found is None:
+            unused.append(rule)
+        else:
             why[found] = [f"rule {rule}"]
             seen_rules |= rules_of(found)
-    return sorted(why.items())
+    return sorted(why.items()), unused
 
 
-def text(chosen: list[tuple[str, list[str]]], digest: str, torch_version: str, killed: int, seconds: float) -> str:
+def text(chosen: list[tuple[str, list[str]]], unused: list[str], digest: str, torch_version: str, killed: int,
+         seconds: float) -> str:
     lines = [
         "# The quick tier: `obsconf run --quick` runs these cases. Together they kill every mutant of",
         "# prepare.py that the whole corpus kills, and cover every family, backend and reference rule.",
         "# Written by `obsconf strength` (a full run) from its results: do not edit.",
         f"# prepare.py sha256 {digest} (torch {torch_version}); {killed} killed mutants; "
         f"{len(chosen)} cases, {seconds:.0f} s of the oracle's time under coverage",
+        f"# reference rules no case of the corpus uses: {' '.join(unused) or 'none'}",
     ]
     lines += [f"{case_id}\t{'; '.join(reasons)}" for case_id, reasons in chosen]
     return "\n".join(lines) + "\n"
@@ -75,7 +82,10 @@ def read(file: Path | None = None) -> tuple[dict[str, str], dict[str, str]]:
     for number, line in enumerate(lines, 1):
         if line.startswith("# prepare.py sha256 "):
             words = line.split()
-            header = {"digest": words[3], "torch": words[5].rstrip(");"), "killed": words[6]}
+            header.update(digest=words[3], torch=words[5].rstrip(");"), killed=words[6])
+        elif line.startswith("# reference rules no case of the corpus uses: "):
+            named = line.split(": ", 1)[1].split()
+            header["unused rules"] = [] if named == ["none"] else named
         elif line.startswith("#") or not line.strip():
             continue
         elif "\t" not in line:
@@ -83,7 +93,7 @@ def read(file: Path | None = None) -> tuple[dict[str, str], dict[str, str]]:
         else:
             case_id, reasons = line.split("\t", 1)
             cases[case_id] = reasons
-    if not header or not cases:
+    if "digest" not in header or not cases:
         raise QuickTierError(f"{file}: no header line or no case; a full `obsconf strength` writes it")
     return header, cases
 
@@ -118,8 +128,13 @@ def reference_rules(case) -> set[str]:
             gm = run_iut(case, load("reference"))
         except (CaseError, SkipCase):
             return set()
-    rules = {rule for m in gm.modules() if isinstance(m, GraphModule)
-             for rule in m.meta.get(reference.RULES_KEY, {}).values()}
+    from .explain import rule_key
+
+    rules = set()
+    for module in (m for m in gm.modules() if isinstance(m, GraphModule)):
+        for recorded in module.meta.get(reference.RULES_KEY, {}).values():
+            rule, shared = rule_key(recorded)  # 'input (shared)': the input rule, then sharing
+            rules |= {rule, "shared"} if shared else {rule}
     del gm
     release_torch_caches()
     return rules

@@ -7,6 +7,7 @@ unreadable) becomes that case's one-line error; the run goes on.
 from __future__ import annotations
 
 import gc
+import os
 import re
 import warnings
 
@@ -161,29 +162,56 @@ def run_case(case: Case, impl: Implementation, store: GoldenStore) -> Outcome:
     return Outcome(case.id, DIFFER if differences else CONFORM, differences)
 
 
-def release_torch_caches(collect: bool = True) -> None:
+def release_torch_caches(collect: bool = True, now: bool = False) -> None:
     """torch >= 2.10 memoises assert_and_get_unique_device on the module, which keeps
     every prepared model alive; clear it so memory stays flat over a long run.
 
-    Prepared models are reference cycles (graph, nodes, modules), so a collection runs
-    after every case. The first one also freezes what has survived it (torch, the case
-    list, the IUT: some 350,000 objects that live as long as the process), so later
-    collections walk only what the cases made: a few milliseconds instead of 0.1 to
-    0.3 s a case. Freezing before the workers fork also spares their copy-on-write pages."""
+    Prepared models are reference cycles (graph, nodes, modules), so garbage collections
+    must run, but not after every case: a full collection walks every young object, and
+    one per case was most of the harness's time. With `collect`, a collection runs every
+    COLLECT_EVERY cases, or at once when the process grew by COLLECT_GROWTH_MB since the
+    last one (a big model), or when `now`. The first also freezes what has survived it
+    (torch, the case list, the IUT: some 400,000 objects that live as long as the process),
+    so later ones never walk them; before the workers fork that also spares their
+    copy-on-write pages."""
     from torch.ao.quantization.fx import utils as fx_utils
 
     cache_clear = getattr(fx_utils.assert_and_get_unique_device, "cache_clear", None)
     if cache_clear is not None:
         cache_clear()
     if collect:
-        global _frozen
-        gc.collect()
-        if not _frozen:  # a flag: gc.get_freeze_count() walks the whole frozen list
-            gc.freeze()
-            _frozen = True
+        _COLLECTOR.after_case(now)
 
 
-_frozen = False
+COLLECT_EVERY = 16
+COLLECT_GROWTH_MB = 512
+
+
+class _Collector:
+    def __init__(self):
+        self.frozen, self.cases, self.resident = False, 0, 0.0
+
+    def after_case(self, now: bool) -> None:
+        self.cases += 1
+        resident = resident_mb()
+        if now or not self.frozen or self.cases >= COLLECT_EVERY or resident - self.resident > COLLECT_GROWTH_MB:
+            gc.collect()
+            if not self.frozen:
+                gc.freeze()
+                self.frozen = True
+            self.cases, self.resident = 0, resident_mb()
+
+
+_COLLECTOR = _Collector()
+
+
+def resident_mb() -> float:
+    """This process's resident memory in MB (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+    except (OSError, ValueError, AttributeError):
+        return 0.0
 
 
 def without_paths(message: str) -> str:

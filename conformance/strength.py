@@ -441,9 +441,10 @@ def write_quick_tier(chosen, results: dict, cases, say=print) -> Path:
                if results.get(m.id, {}).get("status") == KILLED and results[m.id].get("case") in seconds}
     by_id = {c.id: c for c in cases}
     rules_of = functools.cache(lambda case_id: quick.reference_rules(by_id[case_id]))
-    picked = quick.choose(killers, seconds, rules_of, reference.RULES)
+    picked, unused = quick.choose(killers, seconds, rules_of, reference.RULES)
     total = sum(seconds[c] for c, _ in picked)
-    write_atomic(quick.FILE, quick.text(picked, mutants.source_digest(source), torch.__version__, len(killers), total))
+    write_atomic(quick.FILE, quick.text(picked, unused, mutants.source_digest(source), torch.__version__,
+                                        len(killers), total))
     return quick.FILE
 
 

@@ -75,7 +75,7 @@ def measure(name: str, which: str) -> tuple[float, float]:
                 reference.prepare(model, mapping, inputs, backend_config=backend)
                 total = time.perf_counter() - start
             step_seconds = total - front.seconds
-    release_torch_caches()
+    release_torch_caches(now=True)
     return total, step_seconds
 
 
