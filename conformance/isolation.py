@@ -254,7 +254,13 @@ def run_isolated(cases: Iterable, impl: Implementation, store: GoldenStore, jobs
             changed = False
             for worker in [w for w in workers.values() if w.index is None]:
                 if pending:
-                    worker.send(pending.popleft())
+                    index = pending.popleft()
+                    try:
+                        worker.send(index)
+                    except BrokenPipeError:  # it died while idle: no case's fault
+                        pending.appendleft(index)
+                        worker.index = None
+                        retire(worker, kill=True)
                     changed = True
             while pending and len(workers) < max(1, jobs):
                 spawn().send(pending.popleft())
