@@ -582,7 +582,7 @@ def cmd_regen(args) -> int:
             note = None
         try:
             # the golden on disk, when it reads, spares the trace for node names
-            header, old_plan = store.load_with_header(case.id) if old_text else ({}, None)
+            header, old_plan = store.load_with_header(case.id, old_text) if old_text else ({}, None)
         except GoldenError:
             header, old_plan = {}, None
         try:

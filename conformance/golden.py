@@ -93,10 +93,11 @@ class GoldenStore:
     def load(self, case_id: str) -> Plan:
         return self.load_with_header(case_id)[1]
 
-    def load_with_header(self, case_id: str) -> tuple[dict[str, str], Plan]:
-        """The golden's header (case, suite, torch, producer) and its plan."""
+    def load_with_header(self, case_id: str, text: str | None = None) -> tuple[dict[str, str], Plan]:
+        """The golden's header (case, suite, torch, producer) and its plan; `text`, when
+        the caller has read the file already, is parsed instead of reading it again."""
         path = self.path(case_id)
-        text = self.read_text(case_id)
+        text = self.read_text(case_id) if text is None else text
         if text is None:
             raise GoldenError(f"no golden for case {case_id} ({self._show(path)}); create it with `obsconf regen -k {case_id}`")
         try:
@@ -106,6 +107,15 @@ class GoldenStore:
         if header.get("case") != case_id:
             raise GoldenError(f"golden {self._show(path)} records case {header.get('case')!r}, not {case_id!r}")
         return header, plan
+
+    def load_or_error(self, case_id: str) -> tuple[dict[str, str], Plan | None, GoldenError | None]:
+        """`load_with_header`, its GoldenError returned rather than raised: a run reports
+        a bad golden only after the IUT ran (a case it cannot build is skipped first)."""
+        try:
+            header, plan = self.load_with_header(case_id)
+        except GoldenError as exc:
+            return {}, None, exc
+        return header, plan, None
 
     def write(self, case_id: str, text: str) -> None:
         write_atomic(self.path(case_id), text)

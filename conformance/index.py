@@ -11,6 +11,7 @@ that cannot be written (a read-only folder) is only not kept.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -45,8 +46,14 @@ def digest() -> str:
 
 
 def entries() -> list[tuple[str, tuple[str, ...]]]:
-    """(case id, tags) of every case, sorted by id: from the cached index when it is current."""
-    path = cache_root() / "case-index" / f"{digest()}.json"
+    """(case id, tags) of every case, sorted by id: from the cached index when it is current.
+    Read once per process and cache folder (a command asks several times; each read hashes models/)."""
+    return _entries(MODELS, cache_root())
+
+
+@functools.cache
+def _entries(models: Path, root: Path) -> list[tuple[str, tuple[str, ...]]]:
+    path = root / "case-index" / f"{digest()}.json"
     try:
         data = json.loads(path.read_text())
         if data.get("schema") == SCHEMA:

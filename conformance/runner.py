@@ -20,7 +20,7 @@ from . import diff
 from .canonical import canonicalise, canonicalise_within
 from .contract import Implementation
 from .outcome import CONFORM, DIFFER, ERROR, SKIPPED, CaseError, Outcome  # noqa: F401 (re-exported)
-from .golden import GoldenError, GoldenStore, bundled_goldens_torch
+from .golden import GoldenStore, bundled_goldens_torch
 from .plan import Plan
 
 def original_node_names(case: Case) -> set[str]:
@@ -94,10 +94,8 @@ def run_iut(case: Case, impl: Implementation) -> GraphModule:
 def made_the_goldens(version: str) -> bool:
     """Whether torch `version` is the release that made the bundled goldens (true when
     there are none to compare with)."""
-    from .ledger import release  # ledger imports this module
-
     made_by = bundled_goldens_torch()
-    return made_by is None or release(made_by) == release(version)
+    return made_by is None or _same_release(made_by, version)
 
 
 def produce_plan(case: Case, impl: Implementation, collect: bool = True, golden: Plan | None = None,
@@ -146,10 +144,7 @@ def _same_release(a: str, b: str) -> bool:
 def run_case(case: Case, impl: Implementation, store: GoldenStore) -> Outcome:
     """One case's outcome. The IUT runs first, so a case this environment cannot build
     is skipped whether or not a golden exists for it."""
-    try:
-        (header, expected), golden_error = store.load_with_header(case.id), None
-    except GoldenError as exc:
-        header, expected, golden_error = {}, None, exc
+    header, expected, golden_error = store.load_or_error(case.id)
     try:
         actual = produce_plan(case, impl, golden=expected, golden_torch=header.get("torch"))
     except SkipCase as exc:

@@ -34,7 +34,7 @@ from models import SkipCase
 
 from . import diff, mutants
 from .contract import ORACLE, Implementation, oracle_prepare
-from .golden import GoldenError, GoldenStore, write_atomic
+from .golden import GoldenStore, write_atomic
 from .isolation import death_message, kill_overdue
 from .runner import CaseError, produce_plan, release_torch_caches
 
@@ -227,10 +227,7 @@ def _evaluate(source: str, path: Path, mutant: mutants.Mutant, cases, store: Gol
     impl = mutant_implementation(module, f"mutant {mutant.id}")
     for index, case in enumerate(cases):
         write({"case": case.id})
-        try:
-            (header, expected), golden_error = store.load_with_header(case.id), None
-        except GoldenError as exc:
-            header, expected, golden_error = {}, None, exc
+        header, expected, golden_error = store.load_or_error(case.id)
         try:
             actual = produce_plan(case, impl, collect=False, golden=expected, golden_torch=header.get("torch"))
         except SkipCase:
