@@ -86,3 +86,20 @@ def test_every_zoo_model_contains_its_pattern(backend):
         if not wanted & found:
             missing.append(recipe.name)
     assert missing == []
+
+
+def test_a_meta_build_skips_init_of_meta_tensors_only():
+    """torch.nn.init is skipped for meta tensors (no data to fill) while a meta recipe
+    builds; a CPU tensor made meanwhile is initialised as usual, and init is restored."""
+    import torch.nn.init as init
+
+    from models.recipe import _no_init_of_meta_tensors
+
+    original = init.kaiming_uniform_
+    cpu = torch.zeros(4, 4, device="cpu")
+    with torch.device("meta"), _no_init_of_meta_tensors():
+        meta = torch.empty(4, 4)
+        assert init.kaiming_uniform_(meta) is meta
+        init.constant_(cpu, 3.0)
+    assert torch.equal(cpu, torch.full((4, 4), 3.0))
+    assert init.kaiming_uniform_ is original

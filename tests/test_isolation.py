@@ -127,3 +127,37 @@ def test_a_function_torch_rebinds_on_its_first_prepare_is_not_blamed_on_the_iut(
     case = next(c for c in all_cases() if c.id == "patterns/linear/x86-static")
     outcomes = run_isolated([case], load("torch"), GoldenStore(), jobs=1)
     assert rebound and [o.status for o in outcomes] == [CONFORM], outcomes[0].message
+
+
+def test_a_run_with_no_workers_is_one_usage_error(capsys):
+    assert main(["run", "--impl", "reference", "-k", "patterns/cat/", "-j", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "obsconf: error: -j 0: give 1 or more worker processes"
+
+
+def test_garbage_is_collected_every_so_many_cases_or_when_memory_grows(monkeypatch):
+    """The first collection freezes the heap; then one every COLLECT_EVERY cases, or at once
+    past COLLECT_GROWTH_MB of growth, or when asked to."""
+    import gc
+
+    from conformance import runner
+
+    collections, resident = [], [1000.0]
+    monkeypatch.setattr(gc, "collect", lambda *a: collections.append(len(collections)))
+    monkeypatch.setattr(gc, "freeze", lambda: None)
+    monkeypatch.setattr(runner, "resident_mb", lambda: resident[0])
+    collector = runner._Collector()
+    monkeypatch.setattr(runner, "_COLLECTOR", collector)
+    runner.release_torch_caches()
+    assert len(collections) == 1 and collector.frozen
+    for _ in range(runner.COLLECT_EVERY - 1):
+        runner.release_torch_caches()
+    assert len(collections) == 1
+    runner.release_torch_caches()
+    assert len(collections) == 2
+    resident[0] += runner.COLLECT_GROWTH_MB + 1
+    runner.release_torch_caches()
+    assert len(collections) == 3
+    runner.release_torch_caches(now=True)
+    assert len(collections) == 4
+    runner.release_torch_caches(collect=False)
+    assert len(collections) == 4
