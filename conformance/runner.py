@@ -159,7 +159,8 @@ def run_case(case: Case, impl: Implementation, store: GoldenStore) -> Outcome:
 
 def release_torch_caches(collect: bool = True, now: bool = False) -> None:
     """torch >= 2.10 memoises assert_and_get_unique_device on the module, which keeps
-    every prepared model alive; clear it so memory stays flat over a long run.
+    every prepared model alive; clear it, and the generated sources torch.fx keeps, so
+    memory stays flat over a long run.
 
     Prepared models are reference cycles (graph, nodes, modules), so garbage collections
     must run, but not after every case: a full collection walks every young object, and
@@ -174,8 +175,34 @@ def release_torch_caches(collect: bool = True, now: bool = False) -> None:
     cache_clear = getattr(fx_utils.assert_and_get_unique_device, "cache_clear", None)
     if cache_clear is not None:
         cache_clear()
+    _SOURCES.forget_new()
     if collect:
         _COLLECTOR.after_case(now)
+
+
+class _GeneratedSources:
+    """torch.fx keeps the source of every GraphModule it compiles, for tracebacks, in a
+    process-wide cache and in linecache, forever: some 40 MB a lap of the torchvision
+    family. Sources compiled after this module was imported (by the cases run since) are
+    forgotten; their modules still run, only a traceback through them shows no source."""
+
+    def __init__(self):
+        self.known = set(self._cache())
+
+    @staticmethod
+    def _cache() -> dict:
+        from torch.fx import graph_module
+
+        cache = getattr(getattr(graph_module, "_loader", None), "eval_cache", None)
+        return cache if isinstance(cache, dict) else {}
+
+    def forget_new(self) -> None:
+        import linecache
+
+        cache = self._cache()
+        for key in [k for k in cache if k not in self.known]:
+            del cache[key]
+            linecache.cache.pop(key, None)
 
 
 COLLECT_EVERY = 16
@@ -198,6 +225,7 @@ class _Collector:
 
 
 _COLLECTOR = _Collector()
+_SOURCES = _GeneratedSources()
 
 
 def resident_mb() -> float:

@@ -161,3 +161,27 @@ def test_garbage_is_collected_every_so_many_cases_or_when_memory_grows(monkeypat
     assert len(collections) == 4
     runner.release_torch_caches(collect=False)
     assert len(collections) == 4
+
+
+def test_the_sources_torch_fx_keeps_for_the_cases_run_are_forgotten():
+    """torch.fx keeps every compiled GraphModule's source in a process-wide cache and in
+    linecache; after a case those of its modules go, those known before stay."""
+    import linecache
+
+    from torch.fx import graph_module
+
+    from conformance import runner
+    from conformance.cli import select
+    from conformance.contract import load
+
+    known = set(graph_module._loader.eval_cache)
+    runner._SOURCES.known = known
+    case = select(["patterns/cat/"])[0]
+    prepared = runner.run_iut(case, load("reference"))
+    inputs = case.materialise().example_inputs
+    added = set(graph_module._loader.eval_cache) - known
+    assert added and all(k in linecache.cache for k in added)
+    runner.release_torch_caches(collect=False)
+    assert prepared(*inputs) is not None  # it still runs
+    assert set(graph_module._loader.eval_cache) == known
+    assert not any(k in linecache.cache for k in added)
