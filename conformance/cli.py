@@ -98,29 +98,38 @@ def cmd_list(args) -> int:
     return 0
 
 
-LAST_FAILED = ".obsconf-cache/lastfailed.json"
+def _last_failed_file():
+    from . import cache
+
+    return cache.root() / "lastfailed.json"
+
+
+def _read_last_failed() -> dict:
+    import json
+
+    try:
+        data = json.loads(_last_failed_file().read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def _last_failed(impl: str) -> set[str]:
+    failed = _read_last_failed().get(impl, [])
+    return set(failed) if isinstance(failed, list) else set()
+
+
+def _remember_failed(impl: str, ran: list[str], failed: list[str]) -> None:
+    """This IUT's failures: those of this run, and those of earlier runs among the cases
+    this run did not run (a -k run forgets nothing it did not select)."""
     import json
-    from pathlib import Path
 
-    try:
-        return set(json.loads(Path(LAST_FAILED).read_text()).get(impl, []))
-    except (OSError, ValueError):
-        return set()
+    from . import cache
 
-
-def _remember_failed(impl: str, failed: list[str]) -> None:
-    import json
-    from pathlib import Path
-
-    try:
-        data = json.loads(Path(LAST_FAILED).read_text())
-    except (OSError, ValueError):
-        data = {}
-    data[impl] = sorted(failed)
-    write_atomic(LAST_FAILED, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    data = _read_last_failed()
+    kept = _last_failed(impl) - set(ran)
+    data[impl] = sorted(kept | set(failed))
+    cache.write_or_warn(_last_failed_file(), json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 def quick_tier() -> dict[str, str]:
@@ -156,7 +165,11 @@ def select_run(args):
     if not cases:
         raise UsageError("no case matches the selection (see `obsconf list --tags`)")
     failed = _last_failed(args.impl) if (args.last_failed or args.failed_first) else set()
-    if args.last_failed:
+    if args.last_failed and not {c.id for c in cases} & failed:
+        # as pytest's --lf: with nothing failed to run again, run the whole selection
+        print(f"--last-failed: no case of this selection failed in {args.impl}'s last run; running all "
+              f"{len(cases)}", flush=True)
+    elif args.last_failed:
         cases = [c for c in cases if c.id in failed]
     elif args.failed_first:
         cases = [c for c in cases if c.id in failed] + [c for c in cases if c.id not in failed]
@@ -174,6 +187,11 @@ def isolation_settings(args) -> tuple[int, float | None, int | None]:
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"-j {args.jobs}: give 1 or more worker processes")
+    if getattr(args, "pdb", False):
+        if args.jobs not in (None, 1) or args.timeout or args.max_memory:
+            raise UsageError("--pdb runs the cases in this process: give no -j, --timeout or --max-memory with it")
+        args.no_capture = True
+        return 0, None, None
     if args.jobs == 1 and args.timeout is None and args.max_memory is None:
         return 0, None, None
     jobs = args.jobs or default_jobs()
@@ -227,6 +245,8 @@ def cmd_run(args) -> int:
         print(f"quick tier: {len(to_run)} cases that kill every mutant of prepare.py the whole corpus kills "
               f"(conformance/quick_tier.txt); the full run is the same command without --quick", flush=True)
 
+    first_failure = []  # -x: the first case that fails the run
+
     def report(outcome) -> None:
         verdict = expectations.judge(outcome) if expectations else judge(outcome, None)
         verdicts.append(verdict)
@@ -236,6 +256,10 @@ def cmd_run(args) -> int:
             print(f"XPASS {outcome.case_id}: {verdict.why}", flush=True)
         elif not verdict.ok:
             print(outcome.report() + (f"\n    ({verdict.why})" if expectations and verdict.why else ""), flush=True)
+            if args.tb and outcome.detail:
+                print("\n".join(f"    | {line}" for line in outcome.detail.rstrip().splitlines()), flush=True)
+            if args.exitfirst and not first_failure:
+                first_failure.append(outcome.case_id)
         elif args.verbose:
             print(outcome.report() + (" (expected)" if verdict.expectation else ""), flush=True)
         if progress is not None:
@@ -244,26 +268,50 @@ def cmd_run(args) -> int:
     for case_id, skip in declared_skips.items():
         verdicts.append(judge(Outcome(case_id, SKIPPED, message=f"expected skip: {skip.reason}"), skip))
     jobs, timeout, max_memory = isolation_settings(args)
-    if jobs:
-        from .isolation import run_isolated
+    from . import runner
+    from .interrupt import stop_requests
 
-        run_isolated(to_run, impl, store, jobs=jobs, timeout=timeout, on_outcome=report, max_memory=max_memory,
-                     on_start=progress.running if progress is not None else None)
-    else:
-        for case in to_run:
-            if progress is not None:
-                progress.running([case.id])
-            report(run_case(case, impl, store))
+    runner.CAPTURE = not args.no_capture
+    if args.pdb:
+        import pdb
+
+        runner.DEBUG_HOOK = lambda exc: pdb.post_mortem(exc.__traceback__)
+
+    with stop_requests("stopping: the cases running now are abandoned" if jobs
+                       else "stopping after the case running now") as stop:
+        try:
+            if jobs:
+                from .isolation import run_isolated
+
+                run_isolated(to_run, impl, store, jobs=jobs, timeout=timeout, on_outcome=report,
+                             max_memory=max_memory, on_start=progress.running if progress is not None else None,
+                             stop=lambda: stop.requested or bool(first_failure))
+            else:
+                for case in to_run:
+                    if stop.requested or first_failure:
+                        break
+                    if progress is not None:
+                        progress.running([case.id])
+                    report(run_case(case, impl, store))
+        except KeyboardInterrupt:  # a second signal, or one that reached Python another way
+            stop.request()
     if progress is not None:
         progress.close()
-    unused = expectations.unused() if expectations else []
+    finished = {v.outcome.case_id for v in verdicts}
+    not_run = [c.id for c in to_run if c.id not in finished]
+    if not_run:
+        why = "INTERRUPTED" if stop.requested else f"STOPPED at the first failure ({first_failure[0]}, -x)"
+        print(f"{why} after {len(to_run) - len(not_run)} of {len(to_run)} cases; not run: "
+              f"{', '.join(not_run[:3])}{f' and {len(not_run) - 3} more' if len(not_run) > 3 else ''}")
+    unused = expectations.unused() if expectations and not not_run else []
     for entry in unused:
         print(f"UNUSED {entry.describe()} matched no case of this run" + (" (it no longer occurs?)" if args.ledger else ""))
     for kind in ("json", "junit", "markdown"):
         if getattr(args, kind):
-            reports.write(kind, getattr(args, kind), verdicts, impl.name, args.strict)
+            reports.write(kind, getattr(args, kind), verdicts, impl.name, args.strict, not_run)
     failing = [v for v in verdicts if not v.ok and not (v.kind == XPASS and not args.strict)]
-    _remember_failed(impl.name, [v.outcome.case_id for v in verdicts if not v.ok and v.kind != XPASS])
+    _remember_failed(impl.name, [v.outcome.case_id for v in verdicts],
+                     [v.outcome.case_id for v in verdicts if not v.ok and v.kind != XPASS])
     if len({reports.family_of(v.outcome.case_id) for v in verdicts}) > 1:
         for line in reports.summary_table(verdicts, reports.family_of, "family"):
             print(line)
@@ -272,7 +320,9 @@ def cmd_run(args) -> int:
     if expectations:
         noun = "ledger entries" if args.ledger else "expectation(s)"
         line += f", {c['expected']} expected, {c['xpass']} xpass, {len(unused)} unused {noun}"
-    print(line + (" (quick tier)" if args.quick else ""))
+    print(line + (" (quick tier)" if args.quick else "") + (f", {len(not_run)} not run" if not_run else ""))
+    if stop.requested:
+        return stop.exit_code
     return 1 if failing else 0
 
 
@@ -648,6 +698,9 @@ def _show_change(old: str, new: str, limit: int) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="obsconf", description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--golden-dir", default=None, help="golden folder (default: golden/ of this checkout)")
+    parser.add_argument("--cache-dir", default=None, metavar="DIR",
+                        help="where state between commands is kept (--last-failed, the case index, strength results; "
+                             "default: $OBSCONF_CACHE_DIR, else the platform's cache folder, ~/.cache/obsconf)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_k(p):
@@ -681,6 +734,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary per family and backend")
     p.add_argument("--quiet-progress", action="store_true", help="no progress bar or progress lines")
+    p.add_argument("--tb", action="store_true",
+                   help="under an IUT's error, its traceback and what it printed (captured, as pytest does)")
+    p.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first case that fails the run")
+    p.add_argument("--pdb", action="store_true",
+                   help="enter the debugger where the IUT raised (runs the cases in this process, output not captured)")
+    p.add_argument("-s", "--no-capture", action="store_true", help="let the IUT print to the terminal (with -j 1)")
     p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
                    help="worker processes (default: one per core); -j 1 runs the cases in this process, "
                         "for debugging, unless --timeout or --max-memory is given")
@@ -784,6 +843,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.cache_dir:
+        from . import cache
+
+        cache.choose(args.cache_dir)
     try:
         return args.func(args)
     except (UsageError, ImplementationError) as exc:

@@ -14,18 +14,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import sys
 from importlib import metadata
 from pathlib import Path
 
+from . import cache
+
 MODELS = Path(__file__).resolve().parent.parent / "models"
 SCHEMA = 1
-
-
-def cache_root() -> Path:
-    """Where obsconf keeps what it can make again: $OBSCONF_CACHE_DIR, else .obsconf-cache/."""
-    return Path(os.environ.get("OBSCONF_CACHE_DIR") or ".obsconf-cache")
 
 
 def _version(package: str) -> str:
@@ -48,7 +44,7 @@ def digest() -> str:
 def entries() -> list[tuple[str, tuple[str, ...]]]:
     """(case id, tags) of every case, sorted by id: from the cached index when it is current.
     Read once per process and cache folder (a command asks several times; each read hashes models/)."""
-    return _entries(MODELS, cache_root())
+    return _entries(MODELS, cache.root())
 
 
 @functools.cache

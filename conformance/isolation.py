@@ -33,6 +33,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
+from . import interrupt
 from .contract import Implementation
 from .golden import GoldenStore
 from .runner import ERROR, Outcome, resident_mb, run_case
@@ -142,6 +143,7 @@ def _worker(cases: list, impl: Implementation, store: GoldenStore, commands_fd: 
     """In a forked worker: run the case whose index arrives on `commands_fd`, answer on
     `results_fd` with one JSON line, until told nothing more or until retired; then exit."""
     try:
+        interrupt.ignore_in_worker()
         if max_memory:
             _limit_memory(max_memory)
         pristine = fingerprint()
@@ -158,7 +160,8 @@ def _worker(cases: list, impl: Implementation, store: GoldenStore, commands_fd: 
                         outcome = Outcome(case.id, ERROR, message=(
                             f"IUT {impl.name!r} changed torch's global state and left it changed: "
                             f"{', '.join(changed[:3])}{' ...' if len(changed) > 3 else ''} replaced"))
-                    payload = {"status": outcome.status, "differences": outcome.differences, "message": outcome.message}
+                    payload = {"status": outcome.status, "differences": outcome.differences, "message": outcome.message,
+                               "detail": outcome.detail, "seconds": outcome.seconds}
                 except BaseException as exc:  # noqa: BLE001 (anything at all becomes this case's error)
                     retire = True
                     payload = {"status": ERROR, "differences": [], "message": f"worker failed: {type(exc).__name__}: {exc}"}
@@ -201,9 +204,13 @@ class _Worker:
 
 def run_isolated(cases: Iterable, impl: Implementation, store: GoldenStore, jobs: int = 1,
                  timeout: float | None = None, on_outcome: Callable[[Outcome], None] | None = None,
-                 max_memory: int | None = None, on_start: Callable[[list[str]], None] | None = None) -> list[Outcome]:
+                 max_memory: int | None = None, on_start: Callable[[list[str]], None] | None = None,
+                 stop: Callable[[], bool] | None = None) -> list[Outcome]:
     """Every case's outcome, the cases shared out among `jobs` worker processes.
-    `on_start` hears the ids of the cases running whenever that set changes."""
+    `on_start` hears the ids of the cases running whenever that set changes. When `stop`
+    says so (a Ctrl-C), no case is started any more, the cases running are abandoned
+    (their workers killed), and the outcomes of the cases finished are handed on and
+    returned, in case order."""
     cases = list(cases)
     settle_torch()
     results: dict[int, Outcome] = {}
@@ -251,6 +258,8 @@ def run_isolated(cases: Iterable, impl: Implementation, store: GoldenStore, jobs
 
     try:
         while pending or busy():
+            if stop is not None and stop():
+                break
             changed = False
             for worker in [w for w in workers.values() if w.index is None]:
                 if pending:
@@ -276,8 +285,9 @@ def run_isolated(cases: Iterable, impl: Implementation, store: GoldenStore, jobs
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:  # it died before answering
                     index = worker.index
+                    seconds = time.monotonic() - worker.started
                     status = retire(worker)
-                    finish(index, Outcome(cases[index].id, ERROR, message=death_message(status)))
+                    finish(index, Outcome(cases[index].id, ERROR, message=death_message(status), seconds=seconds))
                     announce()
                     continue
                 worker.buffer += chunk
@@ -286,7 +296,8 @@ def run_isolated(cases: Iterable, impl: Implementation, store: GoldenStore, jobs
                     index, worker.index = worker.index, None
                     try:
                         payload = json.loads(line)
-                        outcome = Outcome(cases[index].id, payload["status"], payload["differences"], payload["message"])
+                        outcome = Outcome(cases[index].id, payload["status"], payload["differences"], payload["message"],
+                                          payload.get("detail", ""), payload.get("seconds", 0.0))
                     except (ValueError, KeyError):
                         payload, outcome = {"retire": True}, Outcome(cases[index].id, ERROR, message="the worker process sent an unreadable outcome")
                     if payload.get("retire"):
@@ -298,10 +309,13 @@ def run_isolated(cases: Iterable, impl: Implementation, store: GoldenStore, jobs
                 for worker in [w for w in busy() if now - w.started > timeout]:
                     index = worker.index
                     retire(worker, kill=True)
-                    finish(index, Outcome(cases[index].id, ERROR,
+                    finish(index, Outcome(cases[index].id, ERROR, seconds=now - worker.started,
                                           message=f"timed out after {timeout:g} s (the worker process was killed)"))
                     announce()
     finally:
         for worker in list(workers.values()):
             retire(worker, kill=worker.index is not None)
-    return [results[i] for i in range(len(cases))]
+        for index in sorted(i for i in results if i >= reported):  # finished after a case not finished
+            if on_outcome is not None:
+                on_outcome(results[index])
+    return [results[i] for i in sorted(results)]

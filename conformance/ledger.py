@@ -44,7 +44,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 from .expectations import CONFORM as CONFORMS, EXPECTED, UNEXPECTED, XPASS, Verdict
-from .outcome import CONFORM, DIFFER, ERROR, SKIPPED, Outcome
+from .outcome import CONFORM, ERROR, SKIPPED, Outcome
 
 DEFAULT_LEDGER = Path(__file__).resolve().parent.parent / "golden" / "ledger.toml"
 OUTCOMES = ("differs", "error", "skip")

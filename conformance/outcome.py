@@ -11,7 +11,12 @@ CONFORM, DIFFER, ERROR, SKIPPED = "conform", "differ", "error", "skipped"
 
 
 class CaseError(Exception):
-    """One case failed to produce a plan; the message is the one-line reason."""
+    """One case failed to produce a plan; the message is the one-line reason. `detail`:
+    for an IUT's own failure, its traceback and what it printed (`run --tb`)."""
+
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail
 
 
 @dataclass
@@ -20,6 +25,8 @@ class Outcome:
     status: str
     differences: list[str] = field(default_factory=list)
     message: str = ""
+    detail: str = ""  # an IUT's traceback and output, shown with `run --tb`
+    seconds: float = field(default=0.0, compare=False)  # wall time of the case (the IUT and the comparison)
 
     def report(self) -> str:
         if self.status == DIFFER:

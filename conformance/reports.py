@@ -31,11 +31,13 @@ def backend_of(case_id: str) -> str:
 
 def _entry(verdict: Verdict) -> dict:
     o = verdict.outcome
-    entry = {"id": o.case_id, "status": o.status, "verdict": verdict.kind}
+    entry = {"id": o.case_id, "status": o.status, "verdict": verdict.kind, "seconds": round(o.seconds, 3)}
     if o.differences:
         entry["differences"] = o.differences
     if o.message:
         entry["message"] = o.message
+    if o.detail:
+        entry["detail"] = o.detail
     if verdict.expectation is not None:
         entry["expectation"] = {"index": verdict.expectation.index, "outcome": verdict.expectation.outcome,
                                 "reason": verdict.expectation.reason}
@@ -64,7 +66,7 @@ def counts(verdicts: list[Verdict]) -> dict[str, int]:
     return {k: c[k] for k in COLUMNS}
 
 
-def to_json(verdicts: list[Verdict], impl: str, strict: bool) -> str:
+def to_json(verdicts: list[Verdict], impl: str, strict: bool, not_run: list[str]) -> str:
     data = {
         "schema": JSON_SCHEMA,
         "suite": __version__,
@@ -75,16 +77,18 @@ def to_json(verdicts: list[Verdict], impl: str, strict: bool) -> str:
         "summary": counts(verdicts),
         "cases": [_entry(v) for v in verdicts],
     }
+    if not_run:  # an interrupted run: these cases have no outcome
+        data["not_run"] = list(not_run)
     return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
 
-def to_junit(verdicts: list[Verdict], impl: str, strict: bool) -> str:
+def to_junit(verdicts: list[Verdict], impl: str, strict: bool, not_run: list[str]) -> str:
     suite = ET.Element("testsuite", name=f"obsconf ({impl})")
     failures = errors = skipped = 0
     for v in verdicts:
         o = v.outcome
         family, _, rest = o.case_id.partition("/")
-        case = ET.SubElement(suite, "testcase", classname=f"obsconf.{family}", name=rest)
+        case = ET.SubElement(suite, "testcase", classname=f"obsconf.{family}", name=rest, time=f"{o.seconds:.3f}")
         if v.kind == EXPECTED:
             skipped += 1
             ET.SubElement(case, "skipped", message=f"expected {o.status}: {v.expectation.reason}")
@@ -99,7 +103,7 @@ def to_junit(verdicts: list[Verdict], impl: str, strict: bool) -> str:
                 ET.SubElement(case, "system-out").text = f"XPASS: {v.why}"
         elif v.kind == UNEXPECTED and o.status == ERROR:
             errors += 1
-            ET.SubElement(case, "error", message=o.message).text = f"{o.message}\n{v.why}"
+            ET.SubElement(case, "error", message=o.message).text = f"{o.message}\n{v.why}" + (f"\n{o.detail}" if o.detail else "")
         elif v.kind == UNEXPECTED:
             failures += 1
             ET.SubElement(case, "failure", message=f"{len(o.differences)} difference(s)").text = (
@@ -108,6 +112,7 @@ def to_junit(verdicts: list[Verdict], impl: str, strict: bool) -> str:
     suite.set("failures", str(failures))
     suite.set("errors", str(errors))
     suite.set("skipped", str(skipped))
+    suite.set("time", f"{sum(v.outcome.seconds for v in verdicts):.3f}")
     root = ET.Element("testsuites")
     root.append(suite)
     ET.indent(root)
@@ -125,10 +130,12 @@ def summary_table(verdicts: list[Verdict], key, title: str) -> list[str]:
     return lines
 
 
-def to_markdown(verdicts: list[Verdict], impl: str, strict: bool) -> str:
+def to_markdown(verdicts: list[Verdict], impl: str, strict: bool, not_run: list[str]) -> str:
     total = counts(verdicts)
     lines = [f"# obsconf: {impl} against the goldens (torch {_torch_version()})", "",
              f"{len(verdicts)} cases: " + ", ".join(f"{total[k]} {k}" for k in COLUMNS), ""]
+    if not_run:
+        lines += [f"**Interrupted**: {len(not_run)} selected case(s) not run, from `{not_run[0]}`.", ""]
     lines += ["## Per family", ""] + summary_table(verdicts, family_of, "family") + [""]
     lines += ["## Per backend", ""] + summary_table(verdicts, backend_of, "backend") + [""]
     bad = [v for v in verdicts if not v.ok and not (v.kind == XPASS and not strict)]
@@ -136,7 +143,11 @@ def to_markdown(verdicts: list[Verdict], impl: str, strict: bool) -> str:
         lines += ["## Unexpected", ""]
         for v in bad:
             lines.append(f"- `{v.outcome.case_id}`: {v.outcome.status}" + (f" ({v.why})" if v.why else ""))
+            if v.outcome.message:
+                lines.append(f"  - {v.outcome.message}")
             lines += [f"  - {d}" for d in v.outcome.differences[:10]]
+            if len(v.outcome.differences) > 10:
+                lines.append(f"  - ... {len(v.outcome.differences) - 10} more")
         lines.append("")
     return "\n".join(lines)
 
@@ -144,8 +155,10 @@ def to_markdown(verdicts: list[Verdict], impl: str, strict: bool) -> str:
 WRITERS = {"json": to_json, "junit": to_junit, "markdown": to_markdown}
 
 
-def write(kind: str, path: str | Path, verdicts: list[Verdict], impl: str, strict: bool) -> None:
-    write_atomic(path, WRITERS[kind](verdicts, impl, strict))
+def write(kind: str, path: str | Path, verdicts: list[Verdict], impl: str, strict: bool,
+          not_run: list[str] = ()) -> None:
+    """`not_run`: the cases an interrupted run did not finish."""
+    write_atomic(path, WRITERS[kind](verdicts, impl, strict, list(not_run)))
 
 
 def _torch_version() -> str:

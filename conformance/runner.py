@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import os
 import re
+import time
 import warnings
 
 import torch
@@ -78,17 +79,82 @@ def run_iut(case: Case, impl: Implementation) -> GraphModule:
         raise CaseError(f"cannot build case: {_one_line(exc)}") from None
     except Exception as exc:
         raise CaseError(f"cannot build case: {_one_line(exc)}") from None
+    output = CapturedOutput()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), output.capturing():
             warnings.simplefilter("ignore")
             result = impl.prepare(inputs.model, inputs.qconfig_mapping, inputs.example_inputs, **inputs.kwargs())
     except Exception as exc:
-        raise CaseError(f"IUT {impl.name!r} raised {_one_line(exc)}") from None
+        if DEBUG_HOOK is not None:
+            DEBUG_HOOK(exc)
+        raise CaseError(f"IUT {impl.name!r} raised {_one_line(exc)}", iut_traceback(exc) + output.text()) from None
     if not isinstance(result, GraphModule):
         raise CaseError(
-            f"IUT {impl.name!r} returned {type(result).__qualname__}, not a torch.fx.GraphModule"
+            f"IUT {impl.name!r} returned {type(result).__qualname__}, not a torch.fx.GraphModule", output.text()
         )
     return result
+
+
+# Called with the IUT's exception before it becomes the case's error: `run --pdb`.
+DEBUG_HOOK = None
+# Whether what the IUT prints is captured (`run -s`: it goes to the terminal).
+CAPTURE = True
+
+
+def iut_traceback(exc: BaseException) -> str:
+    """The traceback of an exception the IUT raised, from the IUT's first frame (the
+    suite's own frame above it says nothing about the IUT)."""
+    import traceback
+
+    tb = exc.__traceback__
+    if tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+class CapturedOutput:
+    """What the IUT prints to sys.stdout and sys.stderr while it prepares, kept apart from
+    the run's results: the first and last LIMIT characters of it (an IUT that prints
+    megabytes costs no more memory than that)."""
+
+    LIMIT = 4000
+
+    def __init__(self):
+        import io
+
+        self.head, self.tail, self.dropped = io.StringIO(), "", 0
+
+    def write(self, text: str) -> int:
+        written = len(text)
+        room = self.LIMIT - self.head.tell()
+        if room > 0:
+            self.head.write(text[:room])
+            text = text[room:]
+        if text:
+            self.tail = (self.tail + text)[-self.LIMIT:]
+            self.dropped += len(text)
+        return written
+
+    def flush(self) -> None:
+        pass
+
+    def capturing(self):
+        import contextlib
+
+        stack = contextlib.ExitStack()
+        if not CAPTURE:
+            return stack
+        stack.enter_context(contextlib.redirect_stdout(self))
+        stack.enter_context(contextlib.redirect_stderr(self))
+        return stack
+
+    def text(self) -> str:
+        head = self.head.getvalue()
+        if not head:
+            return ""
+        skipped = max(0, self.dropped - len(self.tail))
+        middle = f"\n[... {skipped} characters ...]\n" if skipped else ""
+        return f"--- what the IUT printed ---\n{head}{middle}{self.tail}"
 
 
 def made_the_goldens(version: str) -> bool:
@@ -142,15 +208,23 @@ def _same_release(a: str, b: str) -> bool:
 
 
 def run_case(case: Case, impl: Implementation, store: GoldenStore) -> Outcome:
-    """One case's outcome. The IUT runs first, so a case this environment cannot build
-    is skipped whether or not a golden exists for it."""
+    """One case's outcome, with its wall time."""
+    started = time.perf_counter()
+    outcome = _outcome(case, impl, store)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _outcome(case: Case, impl: Implementation, store: GoldenStore) -> Outcome:
+    """The IUT runs first, so a case this environment cannot build is skipped whether or
+    not a golden exists for it."""
     header, expected, golden_error = store.load_or_error(case.id)
     try:
         actual = produce_plan(case, impl, golden=expected, golden_torch=header.get("torch"))
     except SkipCase as exc:
         return Outcome(case.id, SKIPPED, message=str(exc))
     except CaseError as exc:
-        return Outcome(case.id, ERROR, message=str(exc))
+        return Outcome(case.id, ERROR, message=str(exc), detail=exc.detail)
     if golden_error is not None:
         return Outcome(case.id, ERROR, message=str(golden_error))
     differences = diff.compare(expected, actual)

@@ -32,13 +32,13 @@ from pathlib import Path
 
 from models import SkipCase
 
-from . import diff, mutants
+from . import cache, diff, mutants
 from .contract import ORACLE, Implementation, oracle_prepare
 from .golden import GoldenStore, write_atomic
 from .isolation import death_message, kill_overdue
 from .runner import CaseError, produce_plan, release_torch_caches
 
-CACHE_ROOT = Path(".obsconf-cache") / "strength"
+CACHE_ROOT: Path | None = None  # None: strength/ in the cache folder (conformance/cache.py)
 EQUIVALENTS = Path(__file__).with_name("equivalent_mutants.toml")
 KILLED, SURVIVED, ERRORED, EQUIVALENT = "killed", "survived", "errored", "equivalent"
 
@@ -71,7 +71,8 @@ def mutant_implementation(module, name: str) -> Implementation:
 def cache_dir(source: str) -> Path:
     import torch
 
-    return CACHE_ROOT / f"torch-{torch.__version__}-{mutants.source_digest(source)}"
+    root = CACHE_ROOT if CACHE_ROOT is not None else cache.root() / "strength"
+    return root / f"torch-{torch.__version__}-{mutants.source_digest(source)}"
 
 
 def _map_share(cases, path: Path, out: Path) -> None:

@@ -2,9 +2,17 @@
 one case it does it on, with a one-line reason; the other cases' results are unchanged,
 and the same with one worker or two."""
 
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
 import pytest
 
 from conformance.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SELECTION = ["-k", "patterns/cat/", "-k", "patterns/linear/"]  # 10 cases; the IUTs misbehave on one
 TARGET = "patterns/cat/x86-qat"
@@ -185,3 +193,37 @@ def test_the_sources_torch_fx_keeps_for_the_cases_run_are_forgotten():
     assert prepared(*inputs) is not None  # it still runs
     assert set(graph_module._loader.eval_cache) == known
     assert not any(k in linecache.cache for k in added)
+
+
+def _interrupt_after(command: list[str], lines: int, tmp_path) -> tuple[int, str, str]:
+    """Run `obsconf COMMAND` in a process of its own, send it SIGINT once it has printed
+    `lines` lines, and return its exit code, stdout and stderr."""
+    import signal
+    import subprocess
+
+    env = dict(os.environ, OBSCONF_CACHE_DIR=str(tmp_path / "cache"), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "conformance", *command], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if len(seen) >= lines:
+            proc.send_signal(signal.SIGINT)
+            break
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, "".join(seen) + out, err
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_stops_a_run_between_cases_with_its_summary_and_reports(tmp_path, jobs):
+    report = tmp_path / "r.json"
+    code, out, err = _interrupt_after(["run", "--impl", "reference", "--family", "zoo", "-v", "--quiet-progress",
+                                       "-j", jobs, "--json", str(report)], 5, tmp_path)
+    assert code == 130, err
+    assert "SIGINT: stopping" in err and "Traceback" not in err
+    summary = out.strip().splitlines()[-1]
+    assert re.fullmatch(r"\d+ conform, 0 differ, 0 error, 0 skipped, \d+ not run", summary), summary
+    assert "INTERRUPTED after" in out
+    data = json.loads(report.read_text())
+    finished = int(summary.split()[0])
+    assert len(data["cases"]) == finished >= 5 and data["not_run"]

@@ -112,7 +112,11 @@ def test_reports(tmp_path):
 
 
 def test_selection_by_family_backend_preset_tag_and_last_failed(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("OBSCONF_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
+    # nothing recorded yet: as pytest's --lf, the whole selection runs, and says so
+    assert main(["run", "--impl", PLANTED, "-k", "patterns/linear/x86-static", "--last-failed", "-j", "1"]) == 1
+    assert "no case of this selection failed" in capsys.readouterr().out
     assert main(["run", "--impl", "torch", "--family", "patterns", "--preset", "qnnpack-static", "-v"]) == 0
     out = capsys.readouterr().out
     assert "CONFORM patterns/cat/qnnpack-static" in out and "x86-static" not in out
@@ -122,7 +126,16 @@ def test_selection_by_family_backend_preset_tag_and_last_failed(capsys, tmp_path
     assert main(["run", "--impl", PLANTED, "-k", "patterns/", "--last-failed", "-v"]) == 1
     out = capsys.readouterr().out
     assert out.count("CONFORM") == 0 and out.count("DIFFER ") >= 1
+    # a run of other cases forgets none of those failures
+    cat = "tests.planted:oracle_without_cat_sharing"
+    assert main(["run", "--impl", cat, "-k", "patterns/cat/x86-static", "-j", "1"]) == 1
+    assert main(["run", "--impl", cat, "-k", "patterns/linear/x86-static", "-j", "1"]) == 0
+    capsys.readouterr()
+    assert main(["run", "--impl", cat, "-k", "patterns/", "--last-failed", "-v", "-j", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "DIFFER patterns/cat/x86-static" in out and out.count("CONFORM") == 0
     assert main(["run", "--impl", "torch", "--tag", "no-such-tag"]) == 2
+    assert not (tmp_path / ".obsconf-cache").exists()  # state is not left in the current directory
 
 
 def test_backend_of_reads_the_preset():

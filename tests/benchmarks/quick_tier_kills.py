@@ -4,7 +4,7 @@ against the quick tier's cases alone and compares with the full run's results.
     python -m tests.benchmarks.quick_tier_kills [-j 2]
 
 Needs the full run's results in the cache (`obsconf strength` first). The quick-only run
-keeps its own cache (under .obsconf-cache/strength-quick/, with a copy of the line map),
+keeps its own cache (strength-quick/ in the cache folder, with a copy of the line map),
 so the full results stay as they are; it runs at depth `all` (every quick case that
 executes a mutant's statement). Prints how many of the corpus's kills the tier repeats,
 and any mutant it misses. Figures, not a test: about ten minutes on two cores.
@@ -15,9 +15,8 @@ from __future__ import annotations
 import argparse
 import shutil
 import time
-from pathlib import Path
 
-from conformance import mutants, quick, strength
+from conformance import cache, mutants, quick, strength
 from conformance.cli import select
 
 
@@ -34,7 +33,7 @@ def main() -> None:
         raise SystemExit(f"no results in {full_dir}: run `obsconf strength` first")
     _, reasons = quick.read()
     cases = [c for c in select(None) if c.id in reasons]
-    strength.CACHE_ROOT = Path(".obsconf-cache") / "strength-quick"
+    strength.CACHE_ROOT = cache.root() / "strength-quick"
     quick_dir = strength.cache_dir(source)
     quick_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(full_dir / "lines.json", quick_dir / "lines.json")
