@@ -219,7 +219,7 @@ def cmd_run(args) -> int:
             expectations = Ledger.load(args.ledger, torch.__version__)
     except (ExpectationsError, LedgerError) as exc:
         raise UsageError(str(exc)) from None
-    store = GoldenStore(args.golden_dir)
+    store = golden_store(args)
     verdicts = []
     declared_skips = {}
     to_run = []
@@ -326,8 +326,19 @@ def cmd_run(args) -> int:
     return 1 if failing else 0
 
 
-def cmd_show(args) -> int:
+def golden_store(args) -> GoldenStore:
+    """The golden folder a command reads: a --golden-dir that is not there is a setup
+    error (exit 2), not one error per case."""
     store = GoldenStore(args.golden_dir)
+    try:
+        store.require_folder()
+    except GoldenError as exc:
+        raise UsageError(str(exc)) from None
+    return store
+
+
+def cmd_show(args) -> int:
+    store = golden_store(args)
     if args.impl:
         from models import SkipCase
 
@@ -360,7 +371,7 @@ def cmd_diff(args) -> int:
 
     case = find_case(args.case)
     impl = load(args.impl)
-    store = GoldenStore(args.golden_dir)
+    store = golden_store(args)
     try:
         expected = store.load(case.id)
         actual = produce_plan(case, impl)
@@ -607,14 +618,21 @@ def cmd_compare(args) -> int:
 
 def cmd_regen(args) -> int:
     """Regenerate goldens from the oracle: show what changes, then write (or, with --check,
-    only prove that nothing would change)."""
-    from models import SkipCase, all_cases
+    only prove that nothing would change). Each golden is written atomically, a second
+    regen on the same folder is refused, and a Ctrl-C stops between cases, saying which
+    were not regenerated (every golden on disk is then the old one or the new one)."""
+    import contextlib
 
-    from .golden import golden_header
-    from .runner import produce_plan
+    from models import all_cases
 
-    oracle = load("torch")
+    from .interrupt import stop_requests
+
     store = GoldenStore(args.golden_dir)
+    if args.check and store.chosen:
+        try:
+            store.require_folder()
+        except GoldenError as exc:
+            raise UsageError(str(exc)) from None
     if args.accept:
         from .fuzz import accept_pending
 
@@ -622,8 +640,50 @@ def cmd_regen(args) -> int:
         print(f"{accepted} pending case(s) accepted, {failed} failed")
         return 1 if failed else 0
     cases = select(args.k)
-    changed = created = unchanged = errors = skipped = 0
+    try:
+        with contextlib.nullcontext() if args.check else store.writing(), \
+                stop_requests("stopping after the case being regenerated") as stop:
+            tally, done = _regen_cases(cases, store, args, stop)
+    except GoldenError as exc:
+        raise UsageError(str(exc)) from None
+    if len(done) < len(cases):
+        left = [c.id for c in cases if c.id not in done]
+        print(f"INTERRUPTED: {len(done)} of {len(cases)} cases {'checked' if args.check else 'regenerated'}; "
+              f"not {'checked' if args.check else 'regenerated'} (each golden on disk is the old one or the new one): "
+              f"{', '.join(left[:3])}{f' and {len(left) - 3} more' if len(left) > 3 else ''}")
+    known = {c.id for c in all_cases()}
+    orphans = [i for i in store.orphans(known) if _selected(i, args.k)]
+    for orphan in orphans:
+        if args.prune and not args.check:
+            store.remove(orphan)
+            print(f"REMOVED orphan {store.path(orphan)}")
+        else:
+            print(f"ORPHAN {store.path(orphan)}: no case has this id (remove it with "
+                  f"`{store.regen_command(*(args.k or []))} --prune`)")
+    print(f"{tally['unchanged']} unchanged, {tally['changed']} {'stale' if args.check else 'changed'}, "
+          f"{tally['created']} {'missing' if args.check else 'new'}, {len(orphans)} orphan, {tally['error']} error, "
+          f"{tally['skipped']} skipped" + (f", {len(cases) - len(done)} not done" if len(done) < len(cases) else ""))
+    if stop.requested:
+        return stop.exit_code
+    if args.check:
+        return 0 if tally["changed"] == tally["created"] == tally["error"] == 0 and not orphans else 1
+    return 0 if tally["error"] == 0 else 1
+
+
+def _regen_cases(cases, store: GoldenStore, args, stop) -> tuple[dict[str, int], set[str]]:
+    """Regenerate (or check) each case until the end or a stop request: the tally, and
+    the ids of the cases done. A golden that cannot be written is a GoldenError."""
+    from models import SkipCase
+
+    from .golden import golden_header
+    from .runner import produce_plan
+
+    oracle = load("torch")
+    tally = dict.fromkeys(("unchanged", "changed", "created", "error", "skipped"), 0)
+    done: set[str] = set()
     for case in cases:
+        if stop.requested:
+            break
         try:
             old_text = store.read_text(case.id)
         except GoldenError as exc:
@@ -636,52 +696,45 @@ def cmd_regen(args) -> int:
         except GoldenError:
             header, old_plan = {}, None
         try:
-            plan = produce_plan(case, oracle, golden=old_plan, golden_torch=header.get("torch"))
+            try:
+                new_text = produce_plan(case, oracle, golden=old_plan, golden_torch=header.get("torch")).to_text(
+                    golden_header(case.id))
+                if old_plan is not None and new_text != old_text:
+                    # a golden is written from the names a trace gives, never from an older golden's
+                    new_text = produce_plan(case, oracle).to_text(golden_header(case.id))
+            except KeyboardInterrupt:  # a second Ctrl-C: this case is not done
+                stop.request()
+                break
         except SkipCase as exc:
-            skipped += 1
+            tally["skipped"] += 1
+            done.add(case.id)
             print(f"SKIPPED {case.id}: {exc}")
             continue
         except CaseError as exc:
-            errors += 1
+            tally["error"] += 1
+            done.add(case.id)
             print(f"ERROR {case.id}: {exc}")
             continue
-        new_text = plan.to_text(golden_header(case.id))
-        if old_plan is not None and new_text != old_text:
-            # a golden is written from the names a trace gives, never from an older golden's
-            try:
-                new_text = produce_plan(case, oracle).to_text(golden_header(case.id))
-            except (SkipCase, CaseError) as exc:
-                errors += 1
-                print(f"ERROR {case.id}: {exc}")
-                continue
         if note is not None:
             print(f"note: {note}")
         if old_text == new_text:
-            unchanged += 1
-            continue
-        if old_text is None:
-            created += 1
+            tally["unchanged"] += 1
+        elif old_text is None:
+            tally["created"] += 1
             print(f"{'MISSING' if args.check else 'NEW'} {case.id}")
         else:
-            changed += 1
+            tally["changed"] += 1
             print(f"{'STALE' if args.check else 'CHANGED'} {case.id}")
             _show_change(old_text, new_text, args.context)
-        if not args.check:
-            store.write(case.id, new_text)
-    orphans = store.orphans({c.id for c in all_cases()}) if not args.k else []
-    for orphan in orphans:
-        if args.prune and not args.check:
-            store.remove(orphan)
-            print(f"REMOVED orphan {store.path(orphan)}")
-        else:
-            print(f"ORPHAN {store.path(orphan)}: no case has this id (remove it with `obsconf regen --prune`)")
-    print(
-        f"{unchanged} unchanged, {changed} {'stale' if args.check else 'changed'}, "
-        f"{created} {'missing' if args.check else 'new'}, {len(orphans)} orphan, {errors} error, {skipped} skipped"
-    )
-    if args.check:
-        return 0 if changed == created == errors == 0 and not orphans else 1
-    return 0 if errors == 0 else 1
+        if old_text != new_text and not args.check:
+            try:
+                store.write(case.id, new_text)
+            except OSError as exc:
+                left = len(cases) - len(done)
+                raise GoldenError(f"cannot write golden {store.path(case.id)}: {exc.strerror or exc}; "
+                                  f"{left} case(s) from {case.id} on not regenerated") from None
+        done.add(case.id)
+    return tally, done
 
 
 def _show_change(old: str, new: str, limit: int) -> None:

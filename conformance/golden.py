@@ -8,6 +8,7 @@ breaks it) and that the file names its own case.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import tempfile
@@ -64,7 +65,41 @@ def bundled_goldens_torch() -> str | None:
 
 class GoldenStore:
     def __init__(self, root: Path | str | None = None):
+        self.chosen = root is not None  # a folder the user named (--golden-dir), not the bundled one
         self.root = Path(root) if root is not None else default_root()
+
+    def regen_command(self, *patterns: str) -> str:
+        """The `obsconf regen` command that writes into this folder."""
+        folder = f" --golden-dir {self._show(self.root)}" if self.chosen else ""
+        return "obsconf" + folder + " regen" + "".join(f" -k {p}" for p in patterns)
+
+    def require_folder(self) -> None:
+        """GoldenError (a setup error: every case would fail the same way) when the folder
+        is not there."""
+        if not self.root.is_dir():
+            what = "is not a folder" if self.root.exists() else f"does not exist (make its goldens with `{self.regen_command()}`)"
+            raise GoldenError(f"golden folder {self._show(self.root)} {what}")
+
+    @contextlib.contextmanager
+    def writing(self):
+        """Hold the folder for writing: a second `obsconf regen` on it at the same time is
+        refused (an advisory lock on the folder, freed when this process ends, however)."""
+        import fcntl
+
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root, os.O_RDONLY)
+        except OSError as exc:
+            raise GoldenError(f"cannot write into golden folder {self._show(self.root)}: {exc.strerror or exc}") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise GoldenError(f"another `obsconf regen` is writing {self._show(self.root)}: "
+                                  f"wait for it to finish") from None
+            yield
+        finally:
+            os.close(fd)
 
     def goldens_torch(self) -> str | None:
         """The torch version that made these goldens, as their headers record it (they all
@@ -99,7 +134,7 @@ class GoldenStore:
         path = self.path(case_id)
         text = self.read_text(case_id) if text is None else text
         if text is None:
-            raise GoldenError(f"no golden for case {case_id} ({self._show(path)}); create it with `obsconf regen -k {case_id}`")
+            raise GoldenError(f"no golden for case {case_id} ({self._show(path)}); create it with `{self.regen_command(case_id)}`")
         try:
             header, plan = parse_text(text, source=f"golden {self._show(path)}")
         except PlanFormatError as exc:

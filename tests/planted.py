@@ -201,3 +201,14 @@ def records_its_process(model, qconfig_mapping, example_inputs, **kwargs):
     with open(os.environ["OBSCONF_TEST_PID_FILE"], "a") as record:
         record.write(f"{os.getpid()}\n")
     return oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+
+
+def prints_and_raises(model, qconfig_mapping, example_inputs, **kwargs):
+    """Prints megabytes, then fails with an IUT's own bug."""
+    import sys
+
+    for _ in range(20000):
+        print("chatter " * 10)
+        sys.stderr.write("more chatter\n")
+    observers = {}
+    return observers["activation_post_process_3"]
