@@ -16,7 +16,8 @@ from collections.abc import Sequence
 # Only what every command needs is imported here: torch (through models/, the runner and
 # the differ) is imported by the commands that run something, so that --help, list, show
 # and usage errors answer at once. `index` knows the case ids without torch.
-from . import index
+from . import cases_folder, index
+from .cases_folder import UserCasesError
 from .contract import ImplementationError, load
 from .golden import GoldenError, GoldenStore, write_atomic
 from .ledger import DEFAULT_LEDGER, Ledger, LedgerError
@@ -574,20 +575,31 @@ def cmd_matrix(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    """Two implementations on a model outside the corpus."""
+    """Two implementations on a model outside the corpus; with --save-case, also record
+    it as a case in the user's cases folder (--cases DIR)."""
     from models import SkipCase
 
     from . import byo
     from .contract import load as load_callable
 
-    builder = load_callable(args.model).prepare  # the importer of IUTs finds any pkg.mod:callable
-    try:
+    if args.save_case is not None:
+        if not args.cases:
+            raise UsageError("--save-case: name the folder of your cases with --cases DIR (DIR/cases.json and its "
+                             "goldens in DIR/golden/ are yours; obsconf's checkout stays as it is)")
         if ":" in args.example_inputs:
-            make_inputs = load_callable(args.example_inputs).prepare
+            raise UsageError("--save-case needs --example-inputs as shapes (1x3x8x8,...): a case is data")
+    builder = load_callable(args.model, what="model").prepare
+    try:
+        if args.save_case is not None:
+            byo.check_name(args.save_case)
+        if ":" in args.example_inputs:
+            make_inputs = load_callable(args.example_inputs, what="example inputs").prepare
         else:
             shapes = byo.parse_shapes(args.example_inputs)
             make_inputs = lambda: shapes  # noqa: E731
-        case = byo.make_case(builder, make_inputs, args.qconfig, args.backend, name=args.save_case or "model")
+        case = byo.make_case(builder, make_inputs, args.qconfig, args.backend, name=args.save_case or "model",
+                             family="compare" if args.save_case is None else "user")
+        byo.check_runs(case, args.model, args.example_inputs)
     except byo.CompareError as exc:
         raise UsageError(str(exc)) from None
     impl, against = load(args.impl), load(args.against)
@@ -600,19 +612,18 @@ def cmd_compare(args) -> int:
         print(line)
     print(f"{args.model} under {case.preset.name}: {len(differences)} difference(s) between {against.name} (expected) "
           f"and {impl.name}")
-    if args.save_case:
+    if args.save_case is not None:
+        from pathlib import Path
+
         from models import user
 
-        if ":" in args.example_inputs:
-            raise UsageError("--save-case needs --example-inputs as shapes (1x3x8x8,...): a case is data")
-        entries = [e for e in user.load_entries() if e["name"] != args.save_case]
-        entry = {"name": args.save_case, "model": args.model, "inputs": args.example_inputs, "preset": args.qconfig}
-        if args.backend:
-            entry["backend"] = args.backend
-        import json
-
-        write_atomic(user.FILE, json.dumps(sorted(entries + [entry], key=lambda e: e["name"]), indent=1) + "\n")
-        print(f"saved as case {case.id} in {user.FILE}; make its golden with `obsconf regen -k {case.id}`")
+        try:
+            path, case_id = user.save(args.save_case, args.model, args.example_inputs, args.qconfig, args.backend,
+                                      Path(args.cases))
+        except OSError as exc:
+            raise UsageError(f"--cases {args.cases}: cannot write {exc.filename or args.cases}: {exc.strerror or exc}") from None
+        print(f"saved as case {case_id} in {path}; make its golden with "
+              f"`obsconf --cases {args.cases} regen -k {case_id}`")
     return 1 if differences else 0
 
 
@@ -751,6 +762,9 @@ def _show_change(old: str, new: str, limit: int) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="obsconf", description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--golden-dir", default=None, help="golden folder (default: golden/ of this checkout)")
+    parser.add_argument("--cases", default=None, metavar="DIR",
+                        help="your own cases folder: DIR/cases.json (compare --save-case writes it) and their goldens "
+                             "in DIR/golden/; its cases join the corpus as the `user` family")
     parser.add_argument("--cache-dir", default=None, metavar="DIR",
                         help="where state between commands is kept (--last-failed, the case index, strength results; "
                              "default: $OBSCONF_CACHE_DIR, else the platform's cache folder, ~/.cache/obsconf)")
@@ -851,7 +865,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default=None, help="replace the preset's backend config (x86, qnnpack, ..., none)")
     p.add_argument("--impl", required=True)
     p.add_argument("--against", default="torch")
-    p.add_argument("--save-case", metavar="NAME", help="also save it as corpus case user/NAME/<preset>")
+    p.add_argument("--save-case", metavar="NAME",
+                   help="also save it as case user/NAME/<preset> in your cases folder (give --cases DIR)")
     p.set_defaults(func=cmd_compare)
 
     def generated(p):
@@ -893,18 +908,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _choose_cases(args) -> None:
+    """--cases DIR: a folder that is there (or, for `compare --save-case`, will be)."""
+    from pathlib import Path
+
+    folder = Path(args.cases)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--cases {args.cases}: not a folder")
+    if not folder.exists() and getattr(args, "save_case", None) is None:
+        raise UsageError(f"--cases {args.cases}: no such folder (save a case into it with "
+                         f"`obsconf --cases {args.cases} compare ... --save-case NAME`)")
+    cases_folder.choose(folder)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.cache_dir:
-        from . import cache
+    import os
 
-        cache.choose(args.cache_dir)
+    from . import cache
+
+    saved = {name: os.environ.get(name) for name in (cache.ENV, cases_folder.ENV)}
     try:
+        if args.cache_dir:
+            cache.choose(args.cache_dir)
+        if args.cases:
+            _choose_cases(args)
         return args.func(args)
-    except (UsageError, ImplementationError) as exc:
+    except (UsageError, ImplementationError, UserCasesError) as exc:
         print(f"obsconf: error: {exc}", file=sys.stderr)
         return 2
+    finally:  # the folders chosen are this command's (main() may be called again in one process)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 if __name__ == "__main__":  # pragma: no cover

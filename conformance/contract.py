@@ -68,31 +68,31 @@ def oracle_prepare(
 ORACLE = Implementation("torch", oracle_prepare)
 
 
-def load(spec: str) -> Implementation:
-    """Resolve an IUT name; ImplementationError (one line) when it cannot be used."""
-    if spec == "torch":
+def load(spec: str, what: str = "IUT") -> Implementation:
+    """Resolve an IUT name; ImplementationError (one line) when it cannot be used. The
+    same importer finds a model builder or an inputs callable (`what` names it in errors)."""
+    if spec == "torch" and what == "IUT":
         return ORACLE
-    if spec == "reference":
+    if spec == "reference" and what == "IUT":
         import reference
 
         return Implementation("reference", reference.prepare)
     module_name, colon, attr = spec.partition(":")
     if not colon or not module_name or not attr:
-        raise ImplementationError(
-            f"IUT {spec!r}: expected 'torch', 'reference' or 'package.module:callable'"
-        )
+        expected = "'torch', 'reference' or 'package.module:callable'" if what == "IUT" else "'package.module:callable'"
+        raise ImplementationError(f"{what} {spec!r}: expected {expected}")
     # Like `python -m`, let an IUT that lives in the current directory be imported.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # any import-time failure is the IUT's, reported in one line
-        raise ImplementationError(f"IUT {spec!r}: cannot import {module_name}: {type(exc).__name__}: {exc}") from None
+        raise ImplementationError(f"{what} {spec!r}: cannot import {module_name}: {type(exc).__name__}: {exc}") from None
     target = module
     for part in attr.split("."):
         if not hasattr(target, part):
-            raise ImplementationError(f"IUT {spec!r}: {module_name} has no attribute {attr!r}")
+            raise ImplementationError(f"{what} {spec!r}: {module_name} has no attribute {attr!r}")
         target = getattr(target, part)
     if not callable(target):
-        raise ImplementationError(f"IUT {spec!r}: {attr} is not callable")
+        raise ImplementationError(f"{what} {spec!r}: {attr} is not callable")
     return Implementation(spec, target)

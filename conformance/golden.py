@@ -14,10 +14,11 @@ import os
 import tempfile
 from pathlib import Path
 
-from . import __version__
+from . import __version__, cases_folder
 from .plan import Plan, PlanFormatError, parse_text
 
 SUFFIX = ".plan"
+USER_PREFIX = "user/"  # the family of a user's own cases, whose goldens live in their folder
 
 
 class GoldenError(Exception):
@@ -67,10 +68,16 @@ class GoldenStore:
     def __init__(self, root: Path | str | None = None):
         self.chosen = root is not None  # a folder the user named (--golden-dir), not the bundled one
         self.root = Path(root) if root is not None else default_root()
+        self.user_root = cases_folder.golden_root()  # the goldens of the user's own cases (--cases DIR)
+
+    def _root_of(self, case_id: str) -> Path:
+        return self.user_root if self.user_root is not None and case_id.startswith(USER_PREFIX) else self.root
 
     def regen_command(self, *patterns: str) -> str:
-        """The `obsconf regen` command that writes into this folder."""
+        """The `obsconf regen` command that writes into this store's folders."""
         folder = f" --golden-dir {self._show(self.root)}" if self.chosen else ""
+        if self.user_root is not None:
+            folder += f" --cases {self._show(self.user_root.parent)}"
         return "obsconf" + folder + " regen" + "".join(f" -k {p}" for p in patterns)
 
     def require_folder(self) -> None:
@@ -82,24 +89,24 @@ class GoldenStore:
 
     @contextlib.contextmanager
     def writing(self):
-        """Hold the folder for writing: a second `obsconf regen` on it at the same time is
-        refused (an advisory lock on the folder, freed when this process ends, however)."""
+        """Hold the folders for writing: a second `obsconf regen` on one of them at the same
+        time is refused (an advisory lock on the folder, freed when this process ends, however)."""
         import fcntl
 
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.root, os.O_RDONLY)
-        except OSError as exc:
-            raise GoldenError(f"cannot write into golden folder {self._show(self.root)}: {exc.strerror or exc}") from None
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise GoldenError(f"another `obsconf regen` is writing {self._show(self.root)}: "
-                                  f"wait for it to finish") from None
+        with contextlib.ExitStack() as held:
+            for root in [self.root] + ([self.user_root] if self.user_root is not None else []):
+                try:
+                    root.mkdir(parents=True, exist_ok=True)
+                    fd = os.open(root, os.O_RDONLY)
+                except OSError as exc:
+                    raise GoldenError(f"cannot write into golden folder {self._show(root)}: {exc.strerror or exc}") from None
+                held.callback(os.close, fd)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise GoldenError(f"another `obsconf regen` is writing {self._show(root)}: "
+                                      f"wait for it to finish") from None
             yield
-        finally:
-            os.close(fd)
 
     def goldens_torch(self) -> str | None:
         """The torch version that made these goldens, as their headers record it (they all
@@ -111,7 +118,7 @@ class GoldenStore:
         return None
 
     def path(self, case_id: str) -> Path:
-        return self.root / f"{case_id}{SUFFIX}"
+        return self._root_of(case_id) / f"{case_id}{SUFFIX}"
 
     def exists(self, case_id: str) -> bool:
         return self.path(case_id).is_file()
@@ -159,11 +166,12 @@ class GoldenStore:
         self.path(case_id).unlink()
 
     def stored_ids(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(
-            p.relative_to(self.root).as_posix()[: -len(SUFFIX)] for p in self.root.rglob(f"*{SUFFIX}") if p.is_file()
-        )
+        found = []
+        for root in [self.root] + ([self.user_root] if self.user_root is not None else []):
+            if root.is_dir():
+                ids = (p.relative_to(root).as_posix()[: -len(SUFFIX)] for p in root.rglob(f"*{SUFFIX}") if p.is_file())
+                found += [i for i in ids if self._root_of(i) == root]
+        return sorted(found)
 
     def orphans(self, case_ids: set[str]) -> list[str]:
         """Goldens that belong to no case of the corpus."""

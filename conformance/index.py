@@ -18,7 +18,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from . import cache
+from . import cache, cases_folder
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 SCHEMA = 1
@@ -31,25 +31,32 @@ def _version(package: str) -> str:
         return "none"
 
 
-def digest() -> str:
-    """What the case list depends on, as one hash."""
+def digest(user_cases: Path | None = None) -> str:
+    """What the case list depends on, as one hash: with a user's cases file, its path
+    and bytes too."""
     h = hashlib.sha256(f"index {SCHEMA} python {sys.version_info[:2]} torch {_version('torch')} "
                        f"torchvision {_version('torchvision')}\n".encode())
     for path in sorted(p for p in MODELS.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         h.update(f"{path.relative_to(MODELS).as_posix()}\n".encode())
         h.update(path.read_bytes())
+    if user_cases is not None:
+        h.update(f"user cases {user_cases}\n".encode())
+        try:
+            h.update(user_cases.read_bytes())
+        except OSError:
+            pass  # no such file: no user cases
     return h.hexdigest()[:20]
 
 
 def entries() -> list[tuple[str, tuple[str, ...]]]:
     """(case id, tags) of every case, sorted by id: from the cached index when it is current.
     Read once per process and cache folder (a command asks several times; each read hashes models/)."""
-    return _entries(MODELS, cache.root())
+    return _entries(MODELS, cache.root(), cases_folder.cases_file())
 
 
 @functools.cache
-def _entries(models: Path, root: Path) -> list[tuple[str, tuple[str, ...]]]:
-    path = root / "case-index" / f"{digest()}.json"
+def _entries(models: Path, root: Path, user_cases: Path | None) -> list[tuple[str, tuple[str, ...]]]:
+    path = root / "case-index" / f"{digest(user_cases)}.json"
     try:
         data = json.loads(path.read_text())
         if data.get("schema") == SCHEMA:

@@ -1,12 +1,16 @@
 """pytest integration, registered by entry point (`pytest11`): in any project,
 
-    pytest --obsconf-impl IUT [--obsconf-expectations FILE] [--obsconf-strict] [-k ...] [-n 2]
+    pytest --obsconf-impl IUT [--obsconf-expectations FILE] [--obsconf-strict] [--obsconf-timeout S]
+           [--obsconf-golden-dir DIR] [--obsconf-cases DIR] [-k ...] [-n 2]
 
 collects the corpus as test items, one per case id (`conformance/suite.py::test_case[<id>]`).
 A case the expectations file declares to differ or err is an xfail (xpass when it
 conforms; a failure with --obsconf-strict), a declared skip is a skip; expectations that
 matched no case are listed at the end. Works with pytest-xdist: every worker collects the
-same items. Without --obsconf-impl nothing is added.
+same items. Without --obsconf-impl nothing is added. An IUT that cannot be imported, an
+expectations file, golden folder or cases folder that cannot be used is one usage error
+before any item runs (exit 4), not an error per case; a failing case shows its
+differences, not the suite's source.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from .contract import ImplementationError, load
-from .golden import GoldenStore
+from .golden import GoldenError, GoldenStore
 
 SUITE = Path(__file__).with_name("suite.py")
 
@@ -29,10 +33,39 @@ def pytest_addoption(parser):
                     help="TOML file of expected differences, errors and skips for this IUT")
     group.addoption("--obsconf-strict", action="store_true", help="a case that conforms although declared not to fails")
     group.addoption("--obsconf-golden-dir", default=None, help="golden folder (default: golden/ of the obsconf checkout)")
+    group.addoption("--obsconf-cases", default=None, metavar="DIR",
+                    help="your own cases folder (obsconf --cases DIR): its cases join the corpus as the user family")
+    group.addoption("--obsconf-timeout", default=None, type=float, metavar="SECONDS",
+                    help="a case still running after this fails as timed out (Python-level hangs; for any hang "
+                         "use `obsconf run`, whose workers are killed)")
 
 
 def pytest_configure(config):
-    if config.getoption("--obsconf-impl") and str(SUITE) not in map(str, config.args):
+    if not config.getoption("--obsconf-impl"):
+        return
+    from .cases_folder import UserCasesError
+    from .expectations import Expectations, ExpectationsError
+
+    try:
+        config._obsconf_impl = load(config.getoption("--obsconf-impl"))
+        path = config.getoption("--obsconf-expectations")
+        config._obsconf_expectations = Expectations.load(path) if path else None
+        store = GoldenStore(config.getoption("--obsconf-golden-dir"))
+        if store.chosen:
+            store.require_folder()
+        cases = config.getoption("--obsconf-cases")
+        if cases:
+            from . import cases_folder
+
+            if not Path(cases).is_dir():
+                raise UserCasesError(f"--obsconf-cases {cases}: no such folder")
+            cases_folder.choose(cases)
+            from models import user
+
+            user.load_entries()  # a cases file that does not read: said once, here
+    except (ImplementationError, ExpectationsError, GoldenError, UserCasesError) as exc:
+        raise pytest.UsageError(f"obsconf: {exc}") from None
+    if str(SUITE) not in map(str, config.args):
         config.args.append(str(SUITE))
 
 
@@ -46,25 +79,17 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="session")
 def obsconf_impl(request):
-    try:
-        return load(request.config.getoption("--obsconf-impl"))
-    except ImplementationError as exc:
-        raise pytest.UsageError(str(exc)) from None
+    return request.config._obsconf_impl  # loaded (or refused) once, in pytest_configure
 
 
 @pytest.fixture(scope="session")
 def obsconf_expectations(request):
-    from .expectations import Expectations, ExpectationsError
+    return request.config._obsconf_expectations
 
-    path = request.config.getoption("--obsconf-expectations")
-    if not path:
-        return None
-    try:
-        expectations = Expectations.load(path)
-    except ExpectationsError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    request.config._obsconf_expectations = expectations
-    return expectations
+
+@pytest.fixture
+def obsconf_timeout(request):
+    return request.config.getoption("--obsconf-timeout")
 
 
 @pytest.fixture(scope="session")

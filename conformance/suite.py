@@ -4,6 +4,10 @@ A case with an expectation is marked xfail (strict with --obsconf-strict), raisi
 ExpectedOutcome: a declared difference is an xfail, a conforming case an XPASS, and a
 case that differs otherwise than declared a plain failure."""
 
+import contextlib
+import signal
+import threading
+
 import pytest
 
 from conformance.expectations import EXPECTED, judge
@@ -14,7 +18,8 @@ class ExpectedOutcome(Exception):
     """The case did what its expectation declares."""
 
 
-def test_case(obsconf_case, obsconf_impl, golden_store, obsconf_expectations, request):
+def test_case(obsconf_case, obsconf_impl, golden_store, obsconf_expectations, obsconf_timeout, request):
+    __tracebackhide__ = True  # a failure shows the case's differences, not this file
     expectation = obsconf_expectations.find(obsconf_case.id) if obsconf_expectations else None
     if expectation is not None:
         expectation.used += 1
@@ -23,7 +28,8 @@ def test_case(obsconf_case, obsconf_impl, golden_store, obsconf_expectations, re
         request.node.add_marker(pytest.mark.xfail(
             reason=f"expected {expectation.outcome}: {expectation.reason}", raises=ExpectedOutcome,
             strict=request.config.getoption("--obsconf-strict")))
-    outcome = run_case(obsconf_case, obsconf_impl, golden_store)
+    with time_limit(obsconf_timeout, obsconf_case.id):
+        outcome = run_case(obsconf_case, obsconf_impl, golden_store)
     if outcome.status == SKIPPED:
         pytest.skip(outcome.message)
     verdict = judge(outcome, expectation)
@@ -31,4 +37,23 @@ def test_case(obsconf_case, obsconf_impl, golden_store, obsconf_expectations, re
         raise ExpectedOutcome(outcome.report())
     if outcome.status == CONFORM:
         return  # with an expectation: an XPASS
-    raise AssertionError(outcome.report() + (f"\n({verdict.why})" if expectation else ""))
+    pytest.fail(outcome.report() + (f"\n({verdict.why})" if expectation else ""), pytrace=False)
+
+
+@contextlib.contextmanager
+def time_limit(seconds, case_id):
+    """Fail the case when it runs past `seconds` (SIGALRM: the main thread, Python-level code)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def overdue(signum, frame):
+        pytest.fail(f"ERROR {case_id}: timed out after {seconds:g} s", pytrace=False)
+
+    previous = signal.signal(signal.SIGALRM, overdue)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -14,7 +14,8 @@ __all__ = ["Case", "CaseInputs", "ConfigPreset", "Recipe", "SkipCase", "PRESETS"
 
 
 def all_recipes() -> list[Recipe]:
-    return [r for family in FAMILIES for r in family.RECIPES]
+    """The corpus's recipes, and those of the user's cases folder (`--cases DIR`)."""
+    return [r for family in FAMILIES for r in family.RECIPES] + user.recipes()
 
 
 def excluded() -> list[tuple[str, str]]:
@@ -27,9 +28,13 @@ def excluded() -> list[tuple[str, str]]:
     return sorted(entries)
 
 
-@functools.cache
 def all_cases() -> tuple[Case, ...]:
     """Every case, sorted by id; ids are unique."""
+    return _all_cases(user.folder())
+
+
+@functools.cache
+def _all_cases(user_folder) -> tuple[Case, ...]:
     cases = []
     for recipe in all_recipes():
         names = recipe.presets if recipe.presets is not None else DEFAULT_PRESETS

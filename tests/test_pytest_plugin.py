@@ -54,3 +54,38 @@ def test_strict_turns_an_xpass_red(project):
     assert "obsconf: UNUSED expectation #3 (nothing/*: skip, stale) matched no case of this run" in out
     code, out = _pytest(project, "--obsconf-expectations", "expectations.toml", "--obsconf-strict")
     assert code == 1 and "[XPASS(strict)] expected differs: wrongly declared" in out
+
+
+def _pytest_raw(project, *args):
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+                          cwd=project, capture_output=True, text=True, timeout=900)
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["--obsconf-impl", "no_such_module:prepare"], "obsconf: IUT 'no_such_module:prepare': cannot import no_such_module"),
+    (["--obsconf-impl", "cat_unshared:prepare", "--obsconf-expectations", "missing.toml"], "obsconf: "),
+    (["--obsconf-impl", "cat_unshared:prepare", "--obsconf-golden-dir", "nope"], "obsconf: golden folder nope does not exist"),
+    (["--obsconf-impl", "cat_unshared:prepare", "--obsconf-cases", "nope"], "obsconf: --obsconf-cases nope: no such folder"),
+], ids=["iut", "expectations", "golden-dir", "cases"])
+def test_a_setup_problem_is_one_usage_error_not_an_error_per_case(project, bad, message):
+    code, out, err = _pytest_raw(project, *bad, "-k", "patterns/cat/")
+    assert code == 4, out + err
+    lines = [line for line in err.splitlines() if "obsconf: " in line]
+    assert len(lines) == 1 and message in lines[0], err
+    assert "Traceback" not in err and "passed" not in out and "error" not in out.lower().replace("errors", "")
+
+
+def test_a_failure_shows_the_differences_not_the_suites_source(project):
+    code, out = _pytest(project, "-k", "patterns/cat/x86-static")
+    assert code == 1 and "sharing differs" in out
+    assert "suite.py" not in out.replace("conformance/suite.py::test_case", "") and "def test_case" not in out
+
+
+def test_the_plugins_timeout_fails_the_case_that_hangs(project):
+    shutil.copy(Path(__file__).with_name("planted.py"), project / "planted.py")
+    code, out, err = _pytest_raw(project, "--obsconf-impl", "planted:hangs_on_one_case", "--obsconf-timeout", "5",
+                                 "-k", "patterns/cat/")
+    assert code == 1, out + err
+    assert re.search(r"1 failed, 4 passed", out), out
+    assert "ERROR patterns/cat/x86-qat: timed out after 5 s" in out
