@@ -84,6 +84,9 @@ def cmd_list(args) -> int:
         from models import excluded
 
         entries = [(i, r) for i, r in excluded() if _selected(i, args.k)]
+        if not entries and args.k:
+            raise UsageError(f"nothing left out matches -k {' -k '.join(repr(p) for p in args.k)} "
+                             f"(see `obsconf list --excluded`)")
         for item, reason in entries:
             print(f"{item}\t{reason}")
         print(f"{len(entries)} left out")
@@ -273,6 +276,7 @@ def cmd_run(args) -> int:
     from .interrupt import stop_requests
 
     runner.CAPTURE = not args.no_capture
+    runner.KEEP_PLANS = bool(args.html)
     if args.pdb:
         import pdb
 
@@ -321,7 +325,15 @@ def cmd_run(args) -> int:
     if expectations:
         noun = "ledger entries" if args.ledger else "expectation(s)"
         line += f", {c['expected']} expected, {c['xpass']} xpass, {len(unused)} unused {noun}"
-    print(line + (" (quick tier)" if args.quick else "") + (f", {len(not_run)} not run" if not_run else ""))
+    line += (" (quick tier)" if args.quick else "") + (f", {len(not_run)} not run" if not_run else "")
+    if args.html:
+        import torch
+
+        from . import report_page
+
+        page = report_page.write(args.html, verdicts, impl.name, torch.__version__, args.strict, not_run, store, line)
+        print(f"wrote {page}")
+    print(line)
     if stop.requested:
         return stop.exit_code
     return 1 if failing else 0
@@ -382,7 +394,7 @@ def cmd_diff(args) -> int:
     differences = diff.compare(expected, actual)
     for line in differences:
         print(line)
-    print(f"{case.id}: {len(differences)} difference(s) between the golden and {impl.name}")
+    print(f"{case.id}: {len(differences)} difference(s) between the golden and {impl.name} (each `A != B`: golden != {impl.name})")
     if args.html or args.png:
         from . import picture
 
@@ -611,7 +623,7 @@ def cmd_compare(args) -> int:
     for line in differences:
         print(line)
     print(f"{args.model} under {case.preset.name}: {len(differences)} difference(s) between {against.name} (expected) "
-          f"and {impl.name}")
+          f"and {impl.name} (each `A != B`: {against.name} != {impl.name})")
     if args.save_case is not None:
         from pathlib import Path
 
@@ -664,6 +676,12 @@ def cmd_regen(args) -> int:
               f"{', '.join(left[:3])}{f' and {len(left) - 3} more' if len(left) > 3 else ''}")
     known = {c.id for c in all_cases()}
     orphans = [i for i in store.orphans(known) if _selected(i, args.k)]
+    # a golden of a case whose file is too broken to tell its preset is that case's, not an orphan
+    broken = {i.rsplit("/", 1)[0] + "/" for i in known if i.endswith("/unreadable")}
+    for kept in [o for o in orphans if o.rsplit("/", 1)[0] + "/" in broken]:
+        print(f"KEPT {store.path(kept)}: its case ({kept.rsplit('/', 1)[0]}) cannot be read; fix its file, "
+              f"then regenerate")
+    orphans = [o for o in orphans if o.rsplit("/", 1)[0] + "/" not in broken]
     for orphan in orphans:
         if args.prune and not args.check:
             store.remove(orphan)
@@ -800,6 +818,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write a JSON report")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary per family and backend")
+    p.add_argument("--html", metavar="DIR", help="write an HTML report: DIR/index.html, and a page per case that "
+                                                 "does not conform with its differences and pictures")
     p.add_argument("--quiet-progress", action="store_true", help="no progress bar or progress lines")
     p.add_argument("--tb", action="store_true",
                    help="under an IUT's error, its traceback and what it printed (captured, as pytest does)")

@@ -22,6 +22,7 @@ from . import cache, cases_folder
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 SCHEMA = 1
+KEEP = 8  # indexes kept besides the current one
 
 
 def _version(package: str) -> str:
@@ -70,9 +71,11 @@ def _entries(models: Path, root: Path, user_cases: Path | None) -> list[tuple[st
         from .golden import write_atomic
 
         write_atomic(path, json.dumps({"schema": SCHEMA, "cases": found}) + "\n")
-        for old in path.parent.glob("*.json"):  # indexes of corpora that are no more
-            if old != path:
-                old.unlink()
+        # indexes of corpora that are no more; a few are kept: with and without a user's
+        # cases folder (--cases) are two corpora in use at once
+        older = sorted((p for p in path.parent.glob("*.json") if p != path), key=lambda p: p.stat().st_mtime)
+        for old in older[:-KEEP]:
+            old.unlink()
     except OSError:
         pass  # a folder we may not write to: build it again next time
     return found

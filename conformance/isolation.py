@@ -161,7 +161,7 @@ def _worker(cases: list, impl: Implementation, store: GoldenStore, commands_fd: 
                             f"IUT {impl.name!r} changed torch's global state and left it changed: "
                             f"{', '.join(changed[:3])}{' ...' if len(changed) > 3 else ''} replaced"))
                     payload = {"status": outcome.status, "differences": outcome.differences, "message": outcome.message,
-                               "detail": outcome.detail, "seconds": outcome.seconds}
+                               "detail": outcome.detail, "seconds": outcome.seconds, "actual_plan": outcome.actual_plan}
                 except BaseException as exc:  # noqa: BLE001 (anything at all becomes this case's error)
                     retire = True
                     payload = {"status": ERROR, "differences": [], "message": f"worker failed: {type(exc).__name__}: {exc}"}
@@ -297,7 +297,8 @@ def run_isolated(cases: Iterable, impl: Implementation, store: GoldenStore, jobs
                     try:
                         payload = json.loads(line)
                         outcome = Outcome(cases[index].id, payload["status"], payload["differences"], payload["message"],
-                                          payload.get("detail", ""), payload.get("seconds", 0.0))
+                                          payload.get("detail", ""), payload.get("seconds", 0.0),
+                                          payload.get("actual_plan", ""))
                     except (ValueError, KeyError):
                         payload, outcome = {"retire": True}, Outcome(cases[index].id, ERROR, message="the worker process sent an unreadable outcome")
                     if payload.get("retire"):

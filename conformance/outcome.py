@@ -27,10 +27,12 @@ class Outcome:
     message: str = ""
     detail: str = ""  # an IUT's traceback and output, shown with `run --tb`
     seconds: float = field(default=0.0, compare=False)  # wall time of the case (the IUT and the comparison)
+    actual_plan: str = field(default="", compare=False, repr=False)  # a differing IUT's plan, for `run --html`
 
     def report(self) -> str:
         if self.status == DIFFER:
-            return "\n".join([f"DIFFER {self.case_id}"] + [f"    {d}" for d in self.differences])
+            # the sides, once: a line's `A != B` is the golden's value, then the IUT's
+            return "\n".join([f"DIFFER {self.case_id} (golden != IUT)"] + [f"    {d}" for d in self.differences])
         if self.status in (ERROR, SKIPPED):
             return f"{self.status.upper()} {self.case_id}: {self.message}"
         return f"CONFORM {self.case_id}"

@@ -4,7 +4,9 @@ torchvision already brings; no graphviz needed).
 
 Layout: one node a row, in graph order; every data edge an arc on the right, observed
 edges labelled with their observer chain (`Histogram`, `FQ`; `#k` marks an observer
-instance shared with other edges, k numbering the shared instances).
+instance shared with other edges, k numbering the shared instances). Labels sit in a
+column of their own, at the consumer's row, one line each (they never overlap). An edge
+that differs is red on both sides, also where one side leaves it unobserved.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from . import diff
 from .plan import Edge, Plan
 
 ROW, BOX_W, MARGIN, ARC = 34, 300, 16, 26
+LINE, LABEL_CHARS, LABEL_W = 17, 70, 430  # label lines: height, characters, column width
 RED, GREY, BLACK, BLUE = (200, 30, 30), (150, 150, 150), (20, 20, 20), (30, 80, 170)
 _LINE = re.compile(r"(\S+) = (\S+) (\S+?)\((.*)\)$")
 
@@ -77,8 +80,12 @@ def draw(plan: Plan, title: str, highlight: set[Edge]) -> Image.Image:
     for e in observed:
         by_pair.setdefault((e.producer, e.consumer), []).append(e)
     pairs = list(dict.fromkeys(data_edges + list(by_pair)))
-    width = MARGIN * 2 + BOX_W + ARC * (len(pairs) + 1) + 260
-    height = MARGIN * 3 + ROW * (len(rows) + 1)
+    differing_pairs = {(e.producer, e.consumer) for e in highlight}
+    label_x = MARGIN + BOX_W + ARC * (len(pairs) + 1) + 10
+    labels = _place_labels(pairs, by_pair, observed, index, differing_pairs)
+    last_line = max([slot for slot, _, _ in labels] + [0])
+    width = label_x + LABEL_W + MARGIN
+    height = max(MARGIN * 3 + ROW * (len(rows) + 1), MARGIN * 3 + 10 + (last_line + 2) * LINE)
     image = Image.new("RGB", (width, height), "white")
     pen = ImageDraw.Draw(image)
     font = ImageFont.load_default()
@@ -92,16 +99,36 @@ def draw(plan: Plan, title: str, highlight: set[Edge]) -> Image.Image:
         if src not in index or dst not in index:
             continue
         edges = by_pair.get((src, dst), [])
-        colour = RED if any(e in highlight for e in edges) else (BLUE if edges else GREY)
+        colour = RED if (src, dst) in differing_pairs else (BLUE if edges else GREY)
         x = MARGIN + BOX_W + ARC * (k + 1)
         y0, y1 = top + index[src] * ROW + ROW // 2 - 4, top + index[dst] * ROW + ROW // 2 - 4
-        pen.line([(MARGIN + BOX_W, y0), (x, y0), (x, y1), (MARGIN + BOX_W, y1)], fill=colour, width=2 if edges else 1)
+        pen.line([(MARGIN + BOX_W, y0), (x, y0), (x, y1), (MARGIN + BOX_W, y1)], fill=colour,
+                 width=2 if edges or colour == RED else 1)
         pen.polygon([(MARGIN + BOX_W, y1), (MARGIN + BOX_W + 7, y1 - 4), (MARGIN + BOX_W + 7, y1 + 4)], fill=colour)
-        if edges:
-            label = "; ".join(f"{e.position}: " + " > ".join(
-                _short(c.split(" #")[0]) + (" #" + c.split(" #")[1] if " #" in c else "") for c in observed[e]) for e in edges)
-            pen.text((x + 3, (y0 + y1) // 2 - 6), label[:60], fill=colour, font=font)
+    for slot, text, colour in labels:
+        pen.text((label_x, top + slot * LINE), text, fill=colour, font=font)
     return image
+
+
+def _place_labels(pairs, by_pair, observed, index, differing_pairs) -> list[tuple[int, str, tuple]]:
+    """(line, text, colour) of every edge label: at the consumer's row, or the first free
+    line below it."""
+    taken: set[int] = set()
+    placed = []
+    for src, dst in sorted((p for p in pairs if p[0] in index and p[1] in index), key=lambda p: (index[p[1]], index[p[0]])):
+        edges = by_pair.get((src, dst), [])
+        if not edges and (src, dst) not in differing_pairs:
+            continue
+        text = f"{src} -> {dst}: " + ("; ".join(f"{e.position}: " + " > ".join(
+            _short(c.split(" #")[0]) + (" #" + c.split(" #")[1] if " #" in c else "") for c in observed[e])
+            for e in edges) if edges else "no observer")
+        slot = index[dst] * ROW // LINE
+        while slot in taken:
+            slot += 1
+        taken.add(slot)
+        placed.append((slot, text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 3] + "...",
+                       RED if (src, dst) in differing_pairs else BLUE))
+    return placed
 
 
 def _png(image: Image.Image) -> str:

@@ -99,6 +99,8 @@ def run_iut(case: Case, impl: Implementation) -> GraphModule:
 DEBUG_HOOK = None
 # Whether what the IUT prints is captured (`run -s`: it goes to the terminal).
 CAPTURE = True
+# Whether a differing case's outcome keeps the IUT's plan (`run --html` draws it).
+KEEP_PLANS = False
 
 
 def iut_traceback(exc: BaseException) -> str:
@@ -228,6 +230,8 @@ def _outcome(case: Case, impl: Implementation, store: GoldenStore) -> Outcome:
     if golden_error is not None:
         return Outcome(case.id, ERROR, message=str(golden_error))
     differences = diff.compare(expected, actual)
+    if differences and KEEP_PLANS:
+        return Outcome(case.id, DIFFER, differences, actual_plan=actual.to_text({"case": case.id, "producer": impl.name}))
     return Outcome(case.id, DIFFER if differences else CONFORM, differences)
 
 

@@ -40,16 +40,40 @@ def frozen_files(folder: Path | None = None) -> list[Path]:
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
+BROKEN = "unreadable"  # the preset of a broken file whose config cannot be made out either
+
+
 def _broken_recipe(path: Path, reason: str) -> Recipe:
-    """A case that errs with the reason instead of taking the corpus down."""
+    """A case that errs with the reason instead of taking the corpus down. It keeps the
+    id it had (so its golden stays its own, not an orphan) where the file's config can
+    still be made out."""
 
     def fail():
         raise graphs.SpecError(reason)
 
     from .recipe import ConfigPreset
 
-    preset = ConfigPreset("unreadable", fail, fail)
+    preset = ConfigPreset(_salvaged_preset_name(path), fail, fail)
     return Recipe(FAMILY, path.stem, fail, fail, presets=(preset,))
+
+
+def _salvaged_preset_name(path: Path) -> str:
+    """A broken file's preset name: from its config when that reads, else from the config
+    as written (a truncated or hand-damaged file keeps its first lines), else BROKEN."""
+    import re
+
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return BROKEN
+    try:
+        return graphs.preset_name(json.loads(text)["config"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        pass
+    backend = re.search(r'"backend"\s*:\s*"(\w+)"', text)
+    if backend is None:
+        return BROKEN
+    return graphs.preset_name({"backend": backend.group(1), "qat": re.search(r'"qat"\s*:\s*true', text) is not None})
 
 
 def _recipes() -> list[Recipe]:

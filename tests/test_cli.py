@@ -46,7 +46,7 @@ def test_run_planted_fault_exits_1(capsys):
     code, out, _ = run(capsys, "run", "--impl", "tests.planted:drop_one_observer", "-k", "patterns/linear/x86-static")
     assert code == 1
     assert out.splitlines() == [
-        "DIFFER patterns/linear/x86-static",
+        "DIFFER patterns/linear/x86-static (golden != IUT)",
         "    missing observer on x -> linear (arg 0) [HistogramObserver]",
         "0 conform, 1 differ, 0 error, 0 skipped",
     ]
@@ -77,7 +77,8 @@ def test_show_and_diff(capsys):
     assert code == 1
     assert out.splitlines() == [
         "observer on linear -> output (arg 0): dtype quint8 != qint8",
-        "patterns/linear/x86-static: 1 difference(s) between the golden and tests.planted:output_observer_qint8",
+        "patterns/linear/x86-static: 1 difference(s) between the golden and tests.planted:output_observer_qint8 "
+        "(each `A != B`: golden != tests.planted:output_observer_qint8)",
     ]
     code, out, _ = run(capsys, "diff", "patterns/linear/x86-static", "--impl", "torch")
     assert code == 0

@@ -2,6 +2,7 @@
 xpass, unused, strict), reports (JSON, JUnit XML, Markdown) and selection."""
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -200,3 +201,52 @@ def test_the_readme_example_runs_green_and_turns_red_without_its_expectation(tmp
     assert main([*args, "--expectations", str(tmp_path / "none.toml")]) == 1
     out = capsys.readouterr().out
     assert out.count("(no expectation declared)") == 3 and "DIFFER patterns/cat/x86-static" in out
+
+
+def _browser():
+    import os
+    import shutil
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("OBSCONF_REQUIRE_BROWSER"):
+            pytest.fail("OBSCONF_REQUIRE_BROWSER is set but no chromium is on PATH")
+        pytest.skip("no headless browser (Debian's chromium; .ci/run installs it)")
+    return found
+
+
+def _chromium(browser, *args, timeout=120):
+    import subprocess
+
+    return subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_the_html_report_renders_in_a_headless_browser(tmp_path, capsys):
+    """A run with differences and an error, its report opened as a person would: the
+    rendered index lists them with links that resolve, a case page shows its differences
+    and the pictures (red on both sides)."""
+    from PIL import Image
+
+    browser = _browser()
+    folder = tmp_path / "report"
+    code = main(["run", "--impl", "tests.planted:oracle_without_cat_sharing", "-k", "patterns/cat/", "-k",
+                 "patterns/linear/", "--html", str(folder), "--quiet-progress"])
+    assert code == 1 and f"wrote {folder / 'index.html'}" in capsys.readouterr().out
+    dom = _chromium(browser, "--dump-dom", (folder / "index.html").as_uri()).stdout
+    assert "7 conform, 3 differ, 0 error, 0 skipped" in dom
+    links = re.findall(r'href="(cases/[^"]+)"', dom)
+    assert len(links) == 3 and all((folder / link).is_file() for link in links)
+    page = folder / links[-1]
+    case_dom = _chromium(browser, "--dump-dom", page.as_uri()).stdout
+    assert "sharing differs" in case_dom and 'href="../index.html"' in case_dom and 'rel="prev"' in case_dom
+    shot = tmp_path / "case.png"
+    _chromium(browser, f"--screenshot={shot}", "--window-size=1400,900", page.as_uri())
+    image = Image.open(shot).convert("RGB")
+    width, height = image.size
+    reds = [(x, y) for x in range(0, width, 2) for y in range(0, height, 2)
+            if (lambda p: p[0] > 150 and p[1] < 90 and p[2] < 90)(image.getpixel((x, y)))]
+    assert reds, "nothing red rendered: neither the status nor the differing edges"
+    # red in the picture's left half (the golden) and in its right half (the IUT)
+    picture_reds = [x for x, y in reds if y > 250]
+    assert min(picture_reds) < width // 2 < max(picture_reds)

@@ -68,3 +68,16 @@ def test_an_unreadable_index_is_rebuilt_and_a_read_only_one_only_not_kept(tmp_pa
         assert index.entries() == expected
     finally:
         (tmp_path / "case-index").chmod(0o700)
+
+
+def test_the_indexes_of_two_corpora_in_use_both_stay(tmp_path, monkeypatch):
+    """With and without a user's cases folder are two corpora; building one's index must
+    not delete the other's (a later command would import torch to rebuild it)."""
+    monkeypatch.setenv("OBSCONF_CACHE_DIR", str(tmp_path))
+    index.entries()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "cases.json").write_text("[]")
+    monkeypatch.setenv("OBSCONF_CASES", str(mine))
+    index.entries()
+    assert len(list((tmp_path / "case-index").glob("*.json"))) == 2

@@ -121,3 +121,25 @@ def test_exitfirst_stops_at_the_first_failing_case(capsys):
     out = capsys.readouterr().out
     assert out.count("ERROR ") == 1 and "STOPPED at the first failure (patterns/cat/native-fp16, -x)" in out
     assert out.strip().endswith("0 conform, 0 differ, 1 error, 0 skipped, 4 not run")
+
+
+def test_a_corrupt_frozen_case_keeps_its_id_and_its_golden(tmp_path, monkeypatch, capsys):
+    from models import hypothesis_graphs
+
+    frozen = tmp_path / "generated"
+    frozen.mkdir()
+    original = hypothesis_graphs.frozen_files()[0]
+    damaged = frozen / original.name
+    damaged.write_text(original.read_text()[: len(original.read_text()) // 2])  # cut in half
+    recipe = hypothesis_graphs._broken_recipe(damaged, "unreadable generated case")
+    [case_id] = [f"{recipe.family}/{recipe.name}/{p.name}" for p in recipe.presets]
+    golden = [i for i in GoldenStore().stored_ids() if i.startswith(f"hypothesis/{original.stem}/")]
+    assert [case_id] == golden  # the same id as the intact file's case: its golden is no orphan
+    damaged.write_text("{{{ nothing to make out")
+    assert hypothesis_graphs._broken_recipe(damaged, "x").presets[0].name == hypothesis_graphs.BROKEN
+
+
+def test_list_excluded_with_a_pattern_matching_nothing_is_a_usage_error(capsys):
+    assert main(["list", "--excluded", "-k", "zzz"]) == 2
+    assert "nothing left out matches -k 'zzz'" in capsys.readouterr().err
+    assert main(["list", "--excluded", "-k", "torchvision/"]) == 0
