@@ -311,9 +311,13 @@ def cmd_run(args) -> int:
     unused = expectations.unused() if expectations and not not_run else []
     for entry in unused:
         print(f"UNUSED {entry.describe()} matched no case of this run" + (" (it no longer occurs?)" if args.ledger else ""))
+    unwritten = []  # a report that cannot be written costs that report, not the summary
     for kind in ("json", "junit", "markdown"):
         if getattr(args, kind):
-            reports.write(kind, getattr(args, kind), verdicts, impl.name, args.strict, not_run)
+            try:
+                reports.write(kind, getattr(args, kind), verdicts, impl.name, args.strict, not_run)
+            except OSError as exc:
+                unwritten.append(f"cannot write the {kind} report {getattr(args, kind)}: {exc.strerror or exc}")
     failing = [v for v in verdicts if not v.ok and not (v.kind == XPASS and not args.strict)]
     _remember_failed(impl.name, [v.outcome.case_id for v in verdicts],
                      [v.outcome.case_id for v in verdicts if not v.ok and v.kind != XPASS])
@@ -331,9 +335,16 @@ def cmd_run(args) -> int:
 
         from . import report_page
 
-        page = report_page.write(args.html, verdicts, impl.name, torch.__version__, args.strict, not_run, store, line)
-        print(f"wrote {page}")
+        try:
+            page = report_page.write(args.html, verdicts, impl.name, torch.__version__, args.strict, not_run, store, line)
+            print(f"wrote {page}")
+        except OSError as exc:
+            unwritten.append(f"cannot write the HTML report into {args.html}: {exc.strerror or exc}")
     print(line)
+    for problem in unwritten:
+        print(f"obsconf: error: {problem}", file=sys.stderr)
+    if unwritten:
+        return 2
     if stop.requested:
         return stop.exit_code
     return 1 if failing else 0
@@ -398,12 +409,16 @@ def cmd_diff(args) -> int:
     if args.html or args.png:
         from . import picture
 
-        if args.html:
-            write_atomic(args.html, picture.html_report(case.id, impl.name, expected, actual, differences))
-            print(f"wrote {args.html}")
-        if args.png:
-            picture.side_by_side(expected, actual, case.id, impl.name).save(args.png)
-            print(f"wrote {args.png}")
+        try:
+            if args.html:
+                write_atomic(args.html, picture.html_report(case.id, impl.name, expected, actual, differences))
+                print(f"wrote {args.html}")
+            if args.png:
+                picture.side_by_side(expected, actual, case.id, impl.name).save(args.png)
+                print(f"wrote {args.png}")
+        except (OSError, ValueError) as exc:  # ValueError: Pillow knows no format for the file's suffix
+            raise UsageError(f"cannot write {args.png if args.png and not args.html else args.html}: "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
     return 1 if differences else 0
 
 

@@ -250,3 +250,37 @@ def test_the_html_report_renders_in_a_headless_browser(tmp_path, capsys):
     # red in the picture's left half (the golden) and in its right half (the IUT)
     picture_reds = [x for x, y in reds if y > 250]
     assert min(picture_reds) < width // 2 < max(picture_reds)
+
+
+def test_reports_carry_durations_and_error_messages(tmp_path):
+    args = ["run", "--impl", "tests.planted:raises", "-k", "patterns/linear/x86-static", "-j", "1",
+            "--json", str(tmp_path / "r.json"), "--junit", str(tmp_path / "r.xml"), "--markdown", str(tmp_path / "r.md")]
+    assert main(args) == 1
+    [entry] = json.loads((tmp_path / "r.json").read_text())["cases"]
+    assert entry["seconds"] > 0 and "planted failure" in entry["message"] and "Traceback" in entry["detail"]
+    suite = ET.parse(tmp_path / "r.xml").getroot().find("testsuite")
+    assert float(suite.find("testcase").get("time")) > 0 and float(suite.get("time")) > 0
+    assert "IUT 'tests.planted:raises' raised RuntimeError: planted failure" in (tmp_path / "r.md").read_text()
+
+
+def test_a_report_that_cannot_be_written_costs_that_report_not_the_summary(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["run", "--impl", "reference", "-k", "patterns/linear/x86-static", "-j", "1",
+                 "--json", str(blocker / "r.json"), "--markdown", str(tmp_path / "r.md"), "--quiet-progress"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.strip().endswith("1 conform, 0 differ, 0 error, 0 skipped")
+    assert captured.err.startswith(f"obsconf: error: cannot write the json report {blocker / 'r.json'}: ")
+    assert (tmp_path / "r.md").is_file()
+
+
+def test_pdb_stops_where_the_iut_raised(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "conformance", "run", "--impl", "tests.planted:raises", "-k",
+                           "patterns/linear/x86-static", "--pdb"], input="p 6 * 7\nq\n", capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, OBSCONF_CACHE_DIR=str(tmp_path)))
+    assert "(Pdb)" in done.stdout and "42" in done.stdout and "planted.py" in done.stdout
+    assert done.returncode == 1 and "ERROR patterns/linear/x86-static" in done.stdout
