@@ -575,9 +575,12 @@ def cmd_matrix(args) -> int:
         for line, case_ids in matrix.suggest(report, args.ledger):
             print(f"{len(case_ids):5d} {line}\n      e.g. {', '.join(case_ids[:3])}")
         return 0
+    if args.results is not None and not Path(args.results).is_dir():
+        raise UsageError(f"--results {args.results}: no such folder (the tox environments write their reports "
+                         f"into {matrix.RESULTS})")
     try:
         if not args.check:
-            for path in matrix.update(args.ledger, Path(args.results)):
+            for path in matrix.update(args.ledger, Path(args.results or matrix.RESULTS)):
                 print(f"recorded {path}")
         records = matrix.load_records()
         if not records:
@@ -792,6 +795,30 @@ def _show_change(old: str, new: str, limit: int) -> None:
 # -- parsing ------------------------------------------------------------------------------------
 
 
+def _count(text: str) -> int:
+    """An argument that counts something: 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: give 1 or more")
+    return value
+
+
+def _limit(kind):
+    """A limit: 0 (none) or more."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{text}: give 0 (no limit) or more")
+        return value
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="obsconf", description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--golden-dir", default=None, help="golden folder (default: golden/ of this checkout)")
@@ -845,10 +872,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
                    help="worker processes (default: one per core); -j 1 runs the cases in this process, "
                         "for debugging, unless --timeout or --max-memory is given")
-    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--timeout", type=_limit(float), default=None, metavar="SECONDS",
                    help=f"per case: a case still running after this is killed and reported as an error "
                         f"(default {DEFAULT_TIMEOUT:g} with workers; 0: none)")
-    p.add_argument("--max-memory", type=int, default=None, metavar="MB",
+    p.add_argument("--max-memory", type=_limit(int), default=None, metavar="MB",
                    help="per worker: memory it may map beyond what it maps when started; more is that case's "
                         "MemoryError (default: 3/4 of the machine's memory shared among the workers; 0: no cap)")
     p.set_defaults(func=cmd_run)
@@ -877,14 +904,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_k(sub.add_parser("regen", help="regenerate goldens from the oracle (torch's own prepare)"))
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if any golden is stale, missing or orphaned")
     p.add_argument("--prune", action="store_true", help="remove orphaned goldens")
-    p.add_argument("--context", type=int, default=20, help="diff lines shown per changed golden")
+    p.add_argument("--context", type=_limit(int), default=20, help="diff lines shown per changed golden")
     p.add_argument("--accept", action="store_true",
                    help="freeze the pending cases `obsconf fuzz` wrote (models/generated/pending/) into the corpus")
     p.set_defaults(func=cmd_regen)
 
     p = sub.add_parser("matrix", help="the case x torch-release behaviour table from the tox environments' reports")
-    p.add_argument("--results", default=".obsconf-cache/matrix", metavar="DIR",
-                   help="JSON reports of `obsconf run --impl torch --ledger` to record (default: %(default)s)")
+    p.add_argument("--results", default=None, metavar="DIR",
+                   help="JSON reports of `obsconf run --impl torch --ledger` to record (default: .obsconf-cache/matrix, "
+                        "where tox.ini's environments write them)")
     p.add_argument("--ledger", default=str(DEFAULT_LEDGER), metavar="FILE", help="the divergence ledger")
     p.add_argument("--check", action="store_true",
                    help="record nothing, write nothing: fail where records, ledger and docs/matrix.md disagree")
@@ -905,10 +933,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_compare)
 
     def generated(p):
-        p.add_argument("--examples", type=int, default=None, help="examples to compare (default: the profile's)")
+        p.add_argument("--examples", type=_count, default=None, help="examples to compare (default: the profile's)")
         p.add_argument("--seed", type=int, default=None, help="Hypothesis seed (default: the profile's)")
         p.add_argument("--profile", default="ci", help="ci (bounded, derandomised) or deep (long, random)")
-        p.add_argument("--max-nodes", type=int, default=12, help="nodes per generated graph, about")
+        p.add_argument("--max-nodes", type=_count, default=12, help="nodes per generated graph, about")
         return p
 
     p = generated(sub.add_parser("fuzz", help="compare an implementation with the oracle on generated graphs"))
@@ -925,7 +953,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_invariants)
 
     p = with_k(sub.add_parser("strength", help="mutation score: how many mutants of the oracle's prepare.py the corpus kills"))
-    p.add_argument("-j", "--jobs", type=int, default=2, help="mutants run at once, each in its own worker (default 2)")
+    p.add_argument("-j", "--jobs", type=_count, default=2, help="mutants run at once, each in its own worker (default 2)")
     p.add_argument("--only", action="append", metavar="PATTERN", help="only mutants whose id matches, or an operator")
     p.add_argument("--list", action="store_true", help="list the mutants and run nothing")
     p.add_argument("--fresh", action="store_true", help="ignore cached results (they stay in the cache file)")
@@ -933,7 +961,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how far survivors go: the cheapest case of each distinct set of lines executed in the "
                         "mutant's function (local), then in all of prepare.py (fast, default), then every case "
                         "executing the mutant (all)")
-    p.add_argument("--max-cases", type=int, default=None, metavar="N", help="run each mutant on at most N cases")
+    p.add_argument("--max-cases", type=_count, default=None, metavar="N", help="run each mutant on at most N cases")
     p.add_argument("--case-timeout", type=float, default=120.0, metavar="SECONDS",
                    help="a mutant with no case finished in this long is killed (a hang) (default 120)")
     p.add_argument("--report", metavar="FILE", help="write the Markdown report (docs/strength.md)")
@@ -973,6 +1001,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ImplementationError, UserCasesError) as exc:
         print(f"obsconf: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # a command without a stopping point of its own (run and regen have one)
+        print(f"\nobsconf: {args.command} interrupted", file=sys.stderr)
+        return 130
     finally:  # the folders chosen are this command's (main() may be called again in one process)
         for name, value in saved.items():
             if value is None:

@@ -143,3 +143,36 @@ def test_list_excluded_with_a_pattern_matching_nothing_is_a_usage_error(capsys):
     assert main(["list", "--excluded", "-k", "zzz"]) == 2
     assert "nothing left out matches -k 'zzz'" in capsys.readouterr().err
     assert main(["list", "--excluded", "-k", "torchvision/"]) == 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fuzz", "--impl", "reference", "--examples", "-1"], "argument --examples: -1: give 1 or more"),
+    (["invariants", "--impl", "reference", "--examples", "0"], "argument --examples: 0: give 1 or more"),
+    (["run", "--impl", "reference", "--timeout", "-1"], "argument --timeout: -1: give 0 (no limit) or more"),
+    (["run", "--impl", "reference", "--max-memory", "-5"], "argument --max-memory: -5: give 0 (no limit) or more"),
+    (["strength", "-j", "0"], "argument -j/--jobs: 0: give 1 or more"),
+])
+def test_numbers_out_of_range_are_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_matrix_results_that_are_not_there_is_a_usage_error_and_writes_nothing(tmp_path, capsys):
+    from conformance import matrix
+
+    before = matrix.TABLE.read_text()
+    assert main(["matrix", "--results", str(tmp_path / "nope")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    assert matrix.TABLE.read_text() == before
+
+
+def test_ctrl_c_in_any_other_command_is_one_line_and_130(monkeypatch, capsys):
+    from conformance import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_list", interrupted)
+    assert main(["list"]) == 130
+    assert capsys.readouterr().err.strip() == "obsconf: list interrupted"
