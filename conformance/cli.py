@@ -97,7 +97,10 @@ def cmd_list(args) -> int:
         for case_id in [i for i in select_ids(args.k) if i in why]:
             print(f"{case_id}\t{why[case_id]}")
         return 0
-    for case_id in select_ids(args.k):
+    chosen = select_ids(args.k)
+    if args.shard:
+        chosen = _shard(chosen, args.shard, key=str)
+    for case_id in chosen:
         print(f"{case_id}\t{','.join(tags[case_id])}" if args.tags else case_id)
     return 0
 
@@ -152,6 +155,13 @@ def select_run(args):
     of them matches), then --last-failed (only those) or --failed-first (those first)."""
     from .reports import backend_of, family_of
 
+    if args.shard:
+        from . import shard
+
+        try:
+            args.shard = "{}/{}".format(*shard.parse(args.shard))  # one spelling in reports
+        except shard.ShardError as exc:
+            raise UsageError(str(exc)) from None
     cases = select(args.k)
     if args.quick:
         why = quick_tier()
@@ -168,6 +178,8 @@ def select_run(args):
         cases = [c for c in cases if set(args.tag) & set(c.tags)]
     if not cases:
         raise UsageError("no case matches the selection (see `obsconf list --tags`)")
+    if args.shard:
+        cases = _shard(cases, args.shard)
     failed = _last_failed(args.impl) if (args.last_failed or args.failed_first) else set()
     if args.last_failed and not {c.id for c in cases} & failed:
         # as pytest's --lf: with nothing failed to run again, run the whole selection
@@ -178,6 +190,15 @@ def select_run(args):
     elif args.failed_first:
         cases = [c for c in cases if c.id in failed] + [c for c in cases if c.id not in failed]
     return cases
+
+
+def _shard(items, text, key=lambda case: case.id):
+    from . import shard
+
+    try:
+        return shard.select(items, text, key)
+    except shard.ShardError as exc:
+        raise UsageError(str(exc)) from None
 
 
 DEFAULT_TIMEOUT = 600.0  # seconds a case may take in a worker; the slowest case of the corpus takes about 20
@@ -232,8 +253,10 @@ def cmd_run(args) -> int:
         from .matrix import absent_cases
 
         known = {c.id for c in all_cases()}
-        for case_id, reason in absent_cases(store, known, lambda case_id: _selected(case_id, args.k)):
-            verdicts.append(judge(Outcome(case_id, SKIPPED, message=reason), None))
+        # goldens no recipe here builds: skips that cost nothing, all reported by shard 1 of a sharded run
+        if not args.shard or args.shard.strip().startswith("1/"):
+            for case_id, reason in absent_cases(store, known, lambda case_id: _selected(case_id, args.k)):
+                verdicts.append(judge(Outcome(case_id, SKIPPED, message=reason), None))
     for case in cases:
         skip = expectations.skips(case.id) if expectations else None
         if skip is not None:
@@ -315,7 +338,7 @@ def cmd_run(args) -> int:
     for kind in ("json", "junit", "markdown"):
         if getattr(args, kind):
             try:
-                reports.write(kind, getattr(args, kind), verdicts, impl.name, args.strict, not_run)
+                reports.write(kind, getattr(args, kind), verdicts, impl.name, args.strict, not_run, args.shard)
             except OSError as exc:
                 unwritten.append(f"cannot write the {kind} report {getattr(args, kind)}: {exc.strerror or exc}")
     failing = [v for v in verdicts if not v.ok and not (v.kind == XPASS and not args.strict)]
@@ -359,6 +382,19 @@ def golden_store(args) -> GoldenStore:
     except GoldenError as exc:
         raise UsageError(str(exc)) from None
     return store
+
+
+def cmd_costs(args) -> int:
+    from pathlib import Path
+
+    from . import shard
+
+    try:
+        path, count = shard.write_costs([Path(r) for r in args.reports])
+    except shard.ShardError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote {path}: the measured cost of {count} cases")
+    return 0
 
 
 def cmd_show(args) -> int:
@@ -838,6 +874,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tags", action="store_true", help="also print each case's tags")
     p.add_argument("--excluded", action="store_true", help="list what the corpus leaves out, with the reason")
     p.add_argument("--quick", action="store_true", help="only the quick tier's cases, each with why it is in")
+    p.add_argument("--shard", metavar="K/N", help="only the K-th of N parts of the selection, balanced by cost")
     p.set_defaults(func=cmd_list)
 
     p = with_k(sub.add_parser("run", help="run an implementation against the goldens"))
@@ -850,6 +887,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", action="append", help="only presets of these backends (x86, qnnpack, ..., none)")
     p.add_argument("--preset", action="append", help="only these presets (x86-static, ...)")
     p.add_argument("--tag", action="append", help="only cases with one of these tags (op or feature; see list --tags)")
+    p.add_argument("--shard", metavar="K/N",
+                   help="only the K-th of N parts of the selection (balanced by each case's measured cost, the same "
+                        "on every machine): for a run spread over N machines; `obsconf matrix` merges their reports")
     p.add_argument("--last-failed", action="store_true", help="only the cases that failed in this IUT's last run")
     p.add_argument("--failed-first", action="store_true", help="the cases that failed last time first, then the rest")
     p.add_argument("--expectations", metavar="FILE", help="TOML file of expected differences, errors and skips")
@@ -879,6 +919,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per worker: memory it may map beyond what it maps when started; more is that case's "
                         "MemoryError (default: 3/4 of the machine's memory shared among the workers; 0: no cap)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("costs", help="record each case's measured cost, for --shard, from JSON run reports")
+    p.add_argument("reports", nargs="+", metavar="REPORT", help="JSON reports of `obsconf run --json` (ideally the oracle's)")
+    p.set_defaults(func=cmd_costs)
 
     p = sub.add_parser("show", help="print a case's golden plan (or, with --impl, the plan an IUT produces)")
     p.add_argument("case")

@@ -134,15 +134,60 @@ def load_records(directory: Path = RECORDS) -> list[dict]:
 
 
 def update(ledger_path, results: Path = RESULTS, records: Path = RECORDS) -> list[str]:
-    """Turn every JSON report under `results` into its release's record; the record files written."""
+    """Turn every JSON report under `results` (any depth: one folder per machine will do)
+    into its release's record, the parts of a sharded run merged; the record files written."""
     written = []
-    for path in sorted(results.glob("*.json")):
+    by_release: dict[str, list[tuple[Path, dict]]] = {}
+    for path in sorted(results.rglob("*.json")):
         report = read_json(path)
-        record = record_from_report(report, str(path), ledger_path)
+        by_release.setdefault(str(report.get("torch")), []).append((path, report))
+    for version, reports in sorted(by_release.items()):
+        report, source = merge_shards(reports)
+        record = record_from_report(report, source, ledger_path)
         out = records / f"torch-{release(record['torch'])}.json"
         write_atomic(out, json.dumps(record, indent=0, sort_keys=True) + "\n")
         written.append(str(out))
     return written
+
+
+def merge_shards(reports: list[tuple[Path, dict]]) -> tuple[dict, str]:
+    """One release's reports as one (the report and where it came from): a lone report as
+    it is, or the parts of a sharded run (`--shard K/N`), every part there once and no
+    case in two. MatrixError otherwise: two whole runs of one release, a part missing."""
+    if len(reports) == 1 and "shard" not in reports[0][1]:
+        return reports[0][1], str(reports[0][0])
+    names = ", ".join(str(p) for p, _ in reports)
+    version = reports[0][1].get("torch")
+    parts = {}
+    for path, report in reports:
+        if "shard" not in report:
+            raise MatrixError(f"torch {version}: {path} is a whole run, beside other reports of that release ({names})")
+        k, n = (int(x) for x in report["shard"].split("/"))
+        if k in parts:
+            raise MatrixError(f"torch {version}: shard {report['shard']} reported twice ({parts[k][0]} and {path})")
+        parts[k] = (path, report, n)
+    counts = {n for _, _, n in parts.values()}
+    missing = sorted(set(range(1, max(counts) + 1)) - set(parts))
+    if len(counts) > 1 or missing:
+        raise MatrixError(f"torch {version}: shards {', '.join(r['shard'] for _, r, _ in parts.values())} reported; "
+                          f"{'they split the run differently' if len(counts) > 1 else f'missing {missing}'} ({names})")
+    merged = dict(parts[1][1])
+    merged.pop("shard")
+    merged["cases"], seen = [], {}
+    for k in sorted(parts):
+        path, report, _ = parts[k]
+        for key in ("torch", "torchvision", "impl", "schema"):
+            if report.get(key) != merged.get(key):
+                raise MatrixError(f"torch {version}: {path} differs from shard 1 in {key}")
+        for entry in report["cases"]:
+            if entry["id"] in seen:
+                raise MatrixError(f"torch {version}: case {entry['id']} in {seen[entry['id']]} and {path}")
+            seen[entry["id"]] = path
+            merged["cases"].append(entry)
+    merged["cases"].sort(key=lambda e: e["id"])
+    merged["summary"] = dict(sum((Counter(r["summary"]) for _, r, _ in parts.values()), Counter()))
+    merged["summary"] = {k: merged["summary"].get(k, 0) for k in parts[1][1]["summary"]}
+    return merged, f"{len(parts)} shards ({names})"
 
 
 def check(records: list[dict], ledger_path) -> list[str]:

@@ -66,7 +66,7 @@ def counts(verdicts: list[Verdict]) -> dict[str, int]:
     return {k: c[k] for k in COLUMNS}
 
 
-def to_json(verdicts: list[Verdict], impl: str, strict: bool, not_run: list[str]) -> str:
+def to_json(verdicts: list[Verdict], impl: str, strict: bool, not_run: list[str], shard: str | None = None) -> str:
     data = {
         "schema": JSON_SCHEMA,
         "suite": __version__,
@@ -79,6 +79,8 @@ def to_json(verdicts: list[Verdict], impl: str, strict: bool, not_run: list[str]
     }
     if not_run:  # an interrupted run: these cases have no outcome
         data["not_run"] = list(not_run)
+    if shard:  # one part of a run spread over machines (`obsconf matrix` merges the parts)
+        data["shard"] = shard
     return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
 
@@ -156,9 +158,12 @@ WRITERS = {"json": to_json, "junit": to_junit, "markdown": to_markdown}
 
 
 def write(kind: str, path: str | Path, verdicts: list[Verdict], impl: str, strict: bool,
-          not_run: list[str] = ()) -> None:
-    """`not_run`: the cases an interrupted run did not finish."""
-    write_atomic(path, WRITERS[kind](verdicts, impl, strict, list(not_run)))
+          not_run: list[str] = (), shard: str | None = None) -> None:
+    """`not_run`: the cases an interrupted run did not finish; `shard`: K/N of a sharded run (JSON)."""
+    if kind == "json":
+        write_atomic(path, to_json(verdicts, impl, strict, list(not_run), shard))
+    else:
+        write_atomic(path, WRITERS[kind](verdicts, impl, strict, list(not_run)))
 
 
 def _torch_version() -> str:
