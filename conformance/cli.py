@@ -831,28 +831,25 @@ def _show_change(old: str, new: str, limit: int) -> None:
 # -- parsing ------------------------------------------------------------------------------------
 
 
-def _count(text: str) -> int:
-    """An argument that counts something: 1 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value}: give 1 or more")
-    return value
-
-
-def _limit(kind):
-    """A limit: 0 (none) or more."""
+def _at_least(kind, least: int, what: str):
+    """An argparse type: a number of `kind`, `least` or more (`what` says so)."""
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"{text}: give 0 (no limit) or more")
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{text}: give {what}")
         return value
     return parse
+
+
+_count = _at_least(int, 1, "1 or more")  # something counted
+
+
+def _limit(kind):
+    """A limit: 0 (none) or more."""
+    return _at_least(kind, 0, "0 (no limit) or more")
 
 
 def build_parser() -> argparse.ArgumentParser:
