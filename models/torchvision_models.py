@@ -139,9 +139,10 @@ MATRIX_PRESETS = ("qnnpack-static", "fbgemm-static", "onednn-static", "qnnpack-q
 def _recipes() -> list[Recipe]:
     try:
         by_kind = models_by_kind()
-    except ImportError:
-        # no torchvision for this torch (a release newer than any torchvision on PyPI): the
-        # family is empty, and a run with --ledger skips its goldens with that reason
+    except Exception:  # noqa: BLE001 (absent, or built for another torch: its C ops do not load)
+        # no torchvision that works with this torch (a release newer than any torchvision
+        # on PyPI, or a mismatched build): the family is empty, and a run with --ledger
+        # skips its goldens with that reason
         return []
     recipes = []
     for kind, names in by_kind.items():
