@@ -2,7 +2,9 @@
 goldens, fuzz on generated graphs, check metamorphic invariants.
 
 Exit codes: 0 all conform (or nothing changed), 1 some case differs or errs,
-2 usage or setup error (unknown case, pattern matching nothing, unloadable IUT).
+2 usage or setup error (unknown case, pattern matching nothing, unloadable IUT, a golden
+or cases folder that is not there, a report that cannot be written), 130 interrupted
+(Ctrl-C; 128 + the signal's number for another).
 """
 
 from __future__ import annotations
