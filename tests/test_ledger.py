@@ -9,7 +9,7 @@ import torch
 
 from conformance import matrix
 from conformance.cli import main
-from conformance.ledger import DEFAULT_LEDGER, Ledger, LedgerError, release
+from conformance.ledger import DEFAULT_LEDGER, Ledger, LedgerError, release, tomllib  # tomli before Python 3.11
 from conformance.runner import CONFORM, DIFFER, ERROR, SKIPPED, Outcome
 
 PLANTED = "tests.planted:drop_one_observer"
@@ -19,8 +19,6 @@ THIS = str(release(torch.__version__))
 
 
 def _ledger(text: str, version: str = "2.0.1+cu117") -> Ledger:
-    import tomllib
-
     return Ledger.parse(tomllib.loads(text), version, "test.toml")
 
 
@@ -109,8 +107,6 @@ def test_errors_need_an_entry_whose_substring_they_contain_and_unused_entries_ar
     ("[[expect]]\n", "unknown top-level"),
 ])
 def test_bad_ledgers_are_one_line_errors_naming_the_file_and_entry(text, message):
-    import tomllib
-
     with pytest.raises(LedgerError, match=message) as info:
         Ledger.parse(tomllib.loads(text), "2.0.1", "bad.toml")
     assert "bad.toml" in str(info.value) and "\n" not in str(info.value)
