@@ -123,8 +123,8 @@ def _read_last_failed() -> dict:
         return {}
 
 
-def _last_failed(impl: str) -> set[str]:
-    failed = _read_last_failed().get(impl, [])
+def _last_failed(impl: str, data: dict | None = None) -> set[str]:
+    failed = (_read_last_failed() if data is None else data).get(impl, [])
     return set(failed) if isinstance(failed, list) else set()
 
 
@@ -136,7 +136,7 @@ def _remember_failed(impl: str, ran: list[str], failed: list[str]) -> None:
     from . import cache
 
     data = _read_last_failed()
-    kept = _last_failed(impl) - set(ran)
+    kept = _last_failed(impl, data) - set(ran)
     data[impl] = sorted(kept | set(failed))
     cache.write_or_warn(_last_failed_file(), json.dumps(data, indent=1, sort_keys=True) + "\n")
 
@@ -256,7 +256,7 @@ def cmd_run(args) -> int:
 
         known = {c.id for c in all_cases()}
         # goldens no recipe here builds: skips that cost nothing, all reported by shard 1 of a sharded run
-        if not args.shard or args.shard.strip().startswith("1/"):
+        if not args.shard or args.shard.startswith("1/"):
             for case_id, reason in absent_cases(store, known, lambda case_id: _selected(case_id, args.k)):
                 verdicts.append(judge(Outcome(case_id, SKIPPED, message=reason), None))
     for case in cases:
@@ -378,12 +378,10 @@ def cmd_run(args) -> int:
 def golden_store(args) -> GoldenStore:
     """The golden folder a command reads: a --golden-dir that is not there is a setup
     error (exit 2), not one error per case."""
-    store = GoldenStore(args.golden_dir)
     try:
-        store.require_folder()
+        return GoldenStore(args.golden_dir).require_folder()
     except GoldenError as exc:
         raise UsageError(str(exc)) from None
-    return store
 
 
 def cmd_costs(args) -> int:
@@ -447,16 +445,19 @@ def cmd_diff(args) -> int:
     if args.html or args.png:
         from . import picture
 
-        try:
-            if args.html:
-                write_atomic(args.html, picture.html_report(case.id, impl.name, expected, actual, differences))
-                print(f"wrote {args.html}")
-            if args.png:
-                picture.side_by_side(expected, actual, case.id, impl.name).save(args.png)
-                print(f"wrote {args.png}")
-        except (OSError, ValueError) as exc:  # ValueError: Pillow knows no format for the file's suffix
-            raise UsageError(f"cannot write {args.png if args.png and not args.html else args.html}: "
-                             f"{getattr(exc, 'strerror', None) or exc}") from None
+        writers = [
+            (args.html, lambda: write_atomic(args.html, picture.html_report(case.id, impl.name, expected, actual,
+                                                                             differences))),
+            (args.png, lambda: picture.side_by_side(expected, actual, case.id, impl.name).save(args.png)),
+        ]
+        for path, write in writers:
+            if not path:
+                continue
+            try:
+                write()
+            except (OSError, ValueError) as exc:  # ValueError: Pillow knows no format for the file's suffix
+                raise UsageError(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
+            print(f"wrote {path}")
     return 1 if differences else 0
 
 
@@ -686,12 +687,12 @@ def cmd_compare(args) -> int:
         from models import user
 
         try:
-            path, case_id = user.save(args.save_case, args.model, args.example_inputs, args.qconfig, args.backend,
-                                      Path(args.cases))
+            path = user.save(args.save_case, args.model, args.example_inputs, args.qconfig, args.backend,
+                             Path(args.cases))
         except OSError as exc:
             raise UsageError(f"--cases {args.cases}: cannot write {exc.filename or args.cases}: {exc.strerror or exc}") from None
-        print(f"saved as case {case_id} in {path}; make its golden with "
-              f"`obsconf --cases {args.cases} regen -k {case_id}`")
+        print(f"saved as case {case.id} in {path}; make its golden with "
+              f"`obsconf --cases {args.cases} regen -k {case.id}`")
     return 1 if differences else 0
 
 
@@ -703,15 +704,11 @@ def cmd_regen(args) -> int:
     import contextlib
 
     from models import all_cases
+    from models.hypothesis_graphs import BROKEN
 
     from .interrupt import stop_requests
 
-    store = GoldenStore(args.golden_dir)
-    if args.check and store.chosen:
-        try:
-            store.require_folder()
-        except GoldenError as exc:
-            raise UsageError(str(exc)) from None
+    store = golden_store(args) if args.check else GoldenStore(args.golden_dir)  # regen may make the folder
     if args.accept:
         from .fuzz import accept_pending
 
@@ -733,11 +730,12 @@ def cmd_regen(args) -> int:
     known = {c.id for c in all_cases()}
     orphans = [i for i in store.orphans(known) if _selected(i, args.k)]
     # a golden of a case whose file is too broken to tell its preset is that case's, not an orphan
-    broken = {i.rsplit("/", 1)[0] + "/" for i in known if i.endswith("/unreadable")}
-    for kept in [o for o in orphans if o.rsplit("/", 1)[0] + "/" in broken]:
-        print(f"KEPT {store.path(kept)}: its case ({kept.rsplit('/', 1)[0]}) cannot be read; fix its file, "
+    broken = {i.rsplit("/", 1)[0] for i in known if i.endswith(f"/{BROKEN}")}
+    kept = [o for o in orphans if o.rsplit("/", 1)[0] in broken]
+    for golden in kept:
+        print(f"KEPT {store.path(golden)}: its case ({golden.rsplit('/', 1)[0]}) cannot be read; fix its file, "
               f"then regenerate")
-    orphans = [o for o in orphans if o.rsplit("/", 1)[0] + "/" not in broken]
+    orphans = [o for o in orphans if o not in kept]
     for orphan in orphans:
         if args.prune and not args.check:
             store.remove(orphan)

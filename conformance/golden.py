@@ -70,6 +70,9 @@ class GoldenStore:
         self.root = Path(root) if root is not None else default_root()
         self.user_root = cases_folder.golden_root()  # the goldens of the user's own cases (--cases DIR)
 
+    def _roots(self) -> list[Path]:
+        return [self.root] + ([self.user_root] if self.user_root is not None else [])
+
     def _root_of(self, case_id: str) -> Path:
         return self.user_root if self.user_root is not None and case_id.startswith(USER_PREFIX) else self.root
 
@@ -80,12 +83,13 @@ class GoldenStore:
             folder += f" --cases {self._show(self.user_root.parent)}"
         return "obsconf" + folder + " regen" + "".join(f" -k {p}" for p in patterns)
 
-    def require_folder(self) -> None:
-        """GoldenError (a setup error: every case would fail the same way) when the folder
-        is not there."""
+    def require_folder(self) -> "GoldenStore":
+        """This store; GoldenError (a setup error: every case would fail the same way) when
+        its folder is not there."""
         if not self.root.is_dir():
             what = "is not a folder" if self.root.exists() else f"does not exist (make its goldens with `{self.regen_command()}`)"
             raise GoldenError(f"golden folder {self._show(self.root)} {what}")
+        return self
 
     @contextlib.contextmanager
     def writing(self):
@@ -94,7 +98,7 @@ class GoldenStore:
         import fcntl
 
         with contextlib.ExitStack() as held:
-            for root in [self.root] + ([self.user_root] if self.user_root is not None else []):
+            for root in self._roots():
                 try:
                     root.mkdir(parents=True, exist_ok=True)
                     fd = os.open(root, os.O_RDONLY)
@@ -167,7 +171,7 @@ class GoldenStore:
 
     def stored_ids(self) -> list[str]:
         found = []
-        for root in [self.root] + ([self.user_root] if self.user_root is not None else []):
+        for root in self._roots():
             if root.is_dir():
                 ids = (p.relative_to(root).as_posix()[: -len(SUFFIX)] for p in root.rglob(f"*{SUFFIX}") if p.is_file())
                 found += [i for i in ids if self._root_of(i) == root]

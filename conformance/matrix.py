@@ -185,8 +185,8 @@ def merge_shards(reports: list[tuple[Path, dict]]) -> tuple[dict, str]:
             seen[entry["id"]] = path
             merged["cases"].append(entry)
     merged["cases"].sort(key=lambda e: e["id"])
-    merged["summary"] = dict(sum((Counter(r["summary"]) for _, r, _ in parts.values()), Counter()))
-    merged["summary"] = {k: merged["summary"].get(k, 0) for k in parts[1][1]["summary"]}
+    total = sum((Counter(r["summary"]) for _, r, _ in parts.values()), Counter())
+    merged["summary"] = {k: total[k] for k in parts[1][1]["summary"]}
     return merged, f"{len(parts)} shards ({names})"
 
 

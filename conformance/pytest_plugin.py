@@ -50,9 +50,7 @@ def pytest_configure(config):
         config._obsconf_impl = load(config.getoption("--obsconf-impl"))
         path = config.getoption("--obsconf-expectations")
         config._obsconf_expectations = Expectations.load(path) if path else None
-        store = GoldenStore(config.getoption("--obsconf-golden-dir"))
-        if store.chosen:
-            store.require_folder()
+        GoldenStore(config.getoption("--obsconf-golden-dir")).require_folder()
         cases = config.getoption("--obsconf-cases")
         if cases:
             from . import cases_folder

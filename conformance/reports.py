@@ -84,7 +84,7 @@ def to_json(verdicts: list[Verdict], impl: str, strict: bool, not_run: list[str]
     return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
 
-def to_junit(verdicts: list[Verdict], impl: str, strict: bool, not_run: list[str]) -> str:
+def to_junit(verdicts: list[Verdict], impl: str, strict: bool, not_run: list[str], shard: str | None = None) -> str:
     suite = ET.Element("testsuite", name=f"obsconf ({impl})")
     failures = errors = skipped = 0
     for v in verdicts:
@@ -132,7 +132,7 @@ def summary_table(verdicts: list[Verdict], key, title: str) -> list[str]:
     return lines
 
 
-def to_markdown(verdicts: list[Verdict], impl: str, strict: bool, not_run: list[str]) -> str:
+def to_markdown(verdicts: list[Verdict], impl: str, strict: bool, not_run: list[str], shard: str | None = None) -> str:
     total = counts(verdicts)
     lines = [f"# obsconf: {impl} against the goldens (torch {_torch_version()})", "",
              f"{len(verdicts)} cases: " + ", ".join(f"{total[k]} {k}" for k in COLUMNS), ""]
@@ -159,11 +159,9 @@ WRITERS = {"json": to_json, "junit": to_junit, "markdown": to_markdown}
 
 def write(kind: str, path: str | Path, verdicts: list[Verdict], impl: str, strict: bool,
           not_run: list[str] = (), shard: str | None = None) -> None:
-    """`not_run`: the cases an interrupted run did not finish; `shard`: K/N of a sharded run (JSON)."""
-    if kind == "json":
-        write_atomic(path, to_json(verdicts, impl, strict, list(not_run), shard))
-    else:
-        write_atomic(path, WRITERS[kind](verdicts, impl, strict, list(not_run)))
+    """`not_run`: the cases an interrupted run did not finish; `shard`: K/N of a sharded run
+    (JSON records it)."""
+    write_atomic(path, WRITERS[kind](verdicts, impl, strict, list(not_run), shard))
 
 
 def _torch_version() -> str:

@@ -139,9 +139,9 @@ def recipes() -> list[Recipe]:
     return found
 
 
-def save(name: str, model: str, inputs: str, preset: str, backend: str | None, root: Path) -> tuple[Path, str]:
-    """Record a case in `root`/cases.json (replacing one of that name and preset);
-    the cases file and the case id."""
+def save(name: str, model: str, inputs: str, preset: str, backend: str | None, root: Path) -> Path:
+    """Record a case in `root`/cases.json (replacing one of that name and preset); the
+    cases file."""
     from conformance.golden import write_atomic
 
     check_name(name)
@@ -153,8 +153,7 @@ def save(name: str, model: str, inputs: str, preset: str, backend: str | None, r
         entry["backend"] = backend
     entries.append(entry)
     write_atomic(path, json.dumps(sorted(entries, key=lambda e: (e["name"], e["preset"])), indent=1) + "\n")
-    case = make_case(lambda: None, (), preset, backend, name=name, family="user")
-    return path, case.id
+    return path
 
 
 RECIPES: list[Recipe] = []  # the corpus's own: none (see recipes())

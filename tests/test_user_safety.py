@@ -176,3 +176,12 @@ def test_ctrl_c_in_any_other_command_is_one_line_and_130(monkeypatch, capsys):
     monkeypatch.setattr(cli, "cmd_list", interrupted)
     assert main(["list"]) == 130
     assert capsys.readouterr().err.strip() == "obsconf: list interrupted"
+
+
+def test_diff_names_the_picture_file_it_cannot_write(tmp_path, capsys):
+    page, picture = tmp_path / "page.html", tmp_path / "picture.unknown-suffix"
+    assert main(["diff", "patterns/cat/x86-static", "--impl", "tests.planted:oracle_without_cat_sharing",
+                 "--html", str(page), "--png", str(picture)]) == 2
+    captured = capsys.readouterr()
+    assert f"wrote {page}" in captured.out and page.is_file()
+    assert captured.err.startswith(f"obsconf: error: cannot write {picture}: ")
