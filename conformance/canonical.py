@@ -22,6 +22,7 @@ from . import describe
 from .plan import Edge, Plan, natural_key
 
 OBSERVED_ATTRS_KEY = "_observed_graph_module_attrs"
+PRESERVED_KEY = "_user_preserved_attributes"  # torch.fx.graph_module._USER_PRESERVED_ATTRIBUTES_KEY
 MAX_NAME = 48
 
 
@@ -206,10 +207,22 @@ class _Canonicaliser:
                     plan.module_observers[f"{key}.{sub_name}"] = describe.observer(sub)
 
     def add_state(self, plan: Plan) -> None:
+        self.add_weight_and_bias(plan)
         attrs = self.gm.meta.get(OBSERVED_ATTRS_KEY)
+        self.add_preserved(plan, attrs)
         if attrs is None:
             plan.state["observed_graph_module_attrs"] = "missing"
             return
+        config = attrs.prepare_custom_config
+        plan.state["input_quantized_indexes"] = describe.value(list(getattr(config, "input_quantized_indexes", [])))
+        plan.state["output_quantized_indexes"] = describe.value(list(getattr(config, "output_quantized_indexes", [])))
+        plan.state["qconfig_mapping"] = describe.qconfig_mapping_digest(attrs.qconfig_mapping)
+        scopes = attrs.node_name_to_scope or {}
+        for node in self.nodes:
+            if self.is_obs[node] or node.op in ("placeholder", "output"):
+                continue
+            scope = scopes.get(node.name)
+            plan.scopes[self.names[node]] = "<absent>" if scope is None else f"{scope[0] or '<root>'} {describe.qualname(scope[1])}"
         plan.state["is_qat"] = describe.value(attrs.is_qat)
         plan.state["is_observed_standalone_module"] = describe.value(attrs.is_observed_standalone_module)
         plan.state["standalone_module_input_quantized_idxs"] = describe.value(
@@ -227,10 +240,43 @@ class _Canonicaliser:
             return described[id(q)]
 
         plan.node_qconfigs = {n: text(q) for n, q in attrs.node_name_to_qconfig.items()}
+        for node in self.nodes:
+            if node.op == "call_module" and not self.is_obs[node]:
+                module = self.modules[str(node.target)]
+                key = str(node.target) if self.names[node] == node.name else self.names[node]
+                plan.module_qconfigs[key] = text(module.qconfig) if hasattr(module, "qconfig") else "<absent>"
         # Only nodes with an equalization qconfig: None everywhere else is the common case.
         plan.equalization_qconfigs = {
             n: text(q) for n, q in (attrs.equalization_node_name_to_qconfig or {}).items() if q is not None
         }
+
+    def add_weight_and_bias(self, plan: Plan) -> None:
+        """The argument convert takes for a node's weight and bias (`node_arg_is_weight`):
+        the index in `target_dtype_info` when it names one of the node's arguments."""
+        for node in self.nodes:
+            info = node.meta.get("target_dtype_info") or {}
+            found = []
+            for role in ("weight", "bias"):
+                index = info.get(f"{role}_index")
+                if index is not None and index < len(node.args):
+                    found.append(f"{role} arg {index}")
+            if found:
+                plan.weight_and_bias[self.names[node]] = ", ".join(found)
+
+    def add_preserved(self, plan: Plan, attrs) -> None:
+        """Each preserved attribute as copy.deepcopy and convert restore it (from
+        meta["_user_preserved_attributes"]) and, when it differs, as the model has it."""
+        kept = self.gm.meta.get(PRESERVED_KEY) or {}
+        names = set(kept) | set(getattr(getattr(attrs, "prepare_custom_config", None), "preserved_attributes", []))
+        for name in names:
+            if name not in kept and not hasattr(self.gm, name):
+                continue  # the float model had no such attribute: nothing to preserve
+            line = describe.value(kept[name]) if name in kept else "<not kept by deepcopy>"
+            if not hasattr(self.gm, name):
+                line += "; on the model: <missing>"
+            elif name not in kept or getattr(self.gm, name) is not kept[name]:
+                line += f"; on the model: {describe.value(getattr(self.gm, name))}"
+            plan.preserved[name] = line
 
     def graph_line(self, node: Node) -> str:
         if node.op == "call_module":

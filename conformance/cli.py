@@ -302,6 +302,7 @@ def cmd_run(args) -> int:
 
     runner.CAPTURE = not args.no_capture
     runner.KEEP_PLANS = bool(args.html)
+    runner.CONVERT = args.convert
     if args.pdb:
         import pdb
 
@@ -894,6 +895,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="judge against the divergence ledger (golden/ledger.toml when no FILE): for another torch "
                         "release's oracle; golden cases this environment cannot build are skipped with the reason")
     p.add_argument("--strict", action="store_true", help="a case that conforms although expected not to fails the run")
+    p.add_argument("--convert", action="store_true",
+                   help="also calibrate the IUT's and the oracle's prepared models on the same inputs, convert both "
+                        "(convert_to_reference_fx, convert_fx, with the qconfig mapping, _convert_equalization_ref) "
+                        "and compare the quantized models (needs torch's own prepare; cases built on the meta device "
+                        "are skipped)")
     p.add_argument("--json", metavar="FILE", help="write a JSON report")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary per family and backend")

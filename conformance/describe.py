@@ -244,3 +244,25 @@ def short_or_full(expected: str, actual: str) -> str:
     if es != as_:
         return f"{es} != {as_}"
     return f"{expected} != {actual}"
+
+
+def qconfig_mapping_digest(mapping: Any) -> str:
+    """A short digest of the qconfig mapping prepare stored, with its entry counts: convert
+    compares it with a mapping it is given (and refuses when they disagree)."""
+    import hashlib
+
+    if mapping is None:
+        return "None"
+    if isinstance(mapping, dict):
+        from torch.ao.quantization.qconfig_mapping import QConfigMapping
+
+        mapping = QConfigMapping.from_dict(mapping)
+    parts = {
+        "object types": [(qualname(k), qconfig(v)) for k, v in mapping.object_type_qconfigs.items()],
+        "names": [(k, qconfig(v)) for k, v in mapping.module_name_qconfigs.items()],
+        "regexes": [(k, qconfig(v)) for k, v in mapping.module_name_regex_qconfigs.items()],
+        "orders": [(value(k), qconfig(v)) for k, v in mapping.module_name_object_type_order_qconfigs.items()],
+    }
+    text = repr([qconfig(mapping.global_qconfig), *(sorted(v) for v in parts.values())])
+    counts = ", ".join(f"{len(v)} {k}" for k, v in parts.items())
+    return f"sha256:{hashlib.sha256(text.encode()).hexdigest()[:16]} (global {'None' if mapping.global_qconfig is None else 'set'}, {counts})"

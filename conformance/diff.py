@@ -240,9 +240,26 @@ def _state(expected: Plan, actual: Plan, out: list[str]) -> None:
         if act_obs - exp_obs:
             parts.append("extra " + ", ".join(sorted(act_obs - exp_obs, key=natural_key)))
         out.append(f"convert state observed_node_names: {'; '.join(parts)}")
+    for key in sorted(set(expected.weight_and_bias) | set(actual.weight_and_bias), key=natural_key):
+        e, a = expected.weight_and_bias.get(key, "none"), actual.weight_and_bias.get(key, "none")
+        if e != a:
+            out.append(f"weight and bias arguments of {key} (target_dtype_info): {e} != {a}")
+    # one line for all preserved attributes, one for all scopes: one fault touches them all
+    changed = [f"{key}: {expected.preserved.get(key, '<not preserved>')} != {actual.preserved.get(key, '<not preserved>')}"
+               for key in sorted(set(expected.preserved) | set(actual.preserved), key=natural_key)
+               if expected.preserved.get(key) != actual.preserved.get(key)]
+    if changed:
+        out.append(f"preserved attributes differ: {'; '.join(changed)}")
+    changed = [f"{key}: {expected.scopes.get(key, '<absent>')} != {actual.scopes.get(key, '<absent>')}"
+               for key in sorted(set(expected.scopes) | set(actual.scopes), key=natural_key)
+               if expected.scopes.get(key) != actual.scopes.get(key)]
+    if changed:
+        shown = "; ".join(changed[:3]) + (f"; ... ({len(changed)} nodes)" if len(changed) > 3 else "")
+        out.append(f"node scopes (node_name_to_scope) differ: {shown}")
     for title, exp_map, act_map in (
         ("qconfig", expected.node_qconfigs, actual.node_qconfigs),
         ("equalization qconfig", expected.equalization_qconfigs, actual.equalization_qconfigs),
+        ("qconfig attribute", expected.module_qconfigs, actual.module_qconfigs),
     ):
         by_change: dict[tuple[str, str], list[str]] = defaultdict(list)
         for node in set(exp_map) | set(act_map):

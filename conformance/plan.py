@@ -12,7 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-SCHEMA = 1
+SCHEMA = 2
 MAGIC = "# obsconf plan"
 INDENT = "    "
 
@@ -77,6 +77,14 @@ class Plan:
     node_qconfigs: dict[str, str] = field(default_factory=dict)
     equalization_qconfigs: dict[str, str] = field(default_factory=dict)
     observed_nodes: tuple[str, ...] = ()
+    # node -> which of its arguments convert takes for the weight and the bias (functional ops)
+    weight_and_bias: dict[str, str] = field(default_factory=dict)
+    # node -> its scope (`module.path ModuleClass`): convert names qparams and re-derives qconfigs by it
+    scopes: dict[str, str] = field(default_factory=dict)
+    # call_module target -> its `qconfig` attribute (convert builds weight observers from it)
+    module_qconfigs: dict[str, str] = field(default_factory=dict)
+    # preserved attribute -> its value as deepcopy and convert keep it (and as the model has it)
+    preserved: dict[str, str] = field(default_factory=dict)
     # the graph with observers collapsed, one node a line, in graph order
     graph: tuple[str, ...] = ()
     # call_module target of a standalone module -> its own plan
@@ -131,6 +139,10 @@ class Plan:
         section("observed nodes", sorted(self.observed_nodes, key=natural_key))
         section("node qconfigs", _grouped(self.node_qconfigs))
         section("equalization qconfigs", _grouped(self.equalization_qconfigs))
+        section("module qconfigs", _grouped(self.module_qconfigs, ids_on_one_line=True))
+        section("weight and bias arguments", _keyed_lines(self.weight_and_bias))
+        section("node scopes", _grouped(self.scopes, ids_on_one_line=True))
+        section("preserved attributes", _keyed_lines(self.preserved))
         section("graph", [f"sha256 = {self.graph_digest}", *self.graph] if self.graph else [])
         for target in sorted(self.standalone, key=natural_key):
             out.append(f"[standalone {target}]")
@@ -150,6 +162,10 @@ class Plan:
 
     def same_as(self, other: "Plan") -> bool:
         return self.body_lines() == other.body_lines()
+
+
+def _keyed_lines(mapping: dict[str, str]) -> list[str]:
+    return [f"{k} = {v}" for k, v in sorted(mapping.items(), key=lambda kv: natural_key(kv[0]))]
 
 
 def _grouped(mapping: dict[str, str], ids_on_one_line: bool = False) -> list[str]:
@@ -277,5 +293,9 @@ _SECTION_READERS = {
     "observed nodes": lambda p, b: setattr(p, "observed_nodes", tuple(b)),
     "node qconfigs": lambda p, b: p.node_qconfigs.update(_read_grouped(b)),
     "equalization qconfigs": lambda p, b: p.equalization_qconfigs.update(_read_grouped(b)),
+    "module qconfigs": lambda p, b: p.module_qconfigs.update(_read_grouped(b)),
+    "weight and bias arguments": lambda p, b: p.weight_and_bias.update(_pairs(b)),
+    "node scopes": lambda p, b: p.scopes.update(_read_grouped(b)),
+    "preserved attributes": lambda p, b: p.preserved.update(_pairs(b)),
     "graph": _read_graph,
 }

@@ -1,7 +1,7 @@
 """pytest integration, registered by entry point (`pytest11`): in any project,
 
     pytest --obsconf-impl IUT [--obsconf-expectations FILE] [--obsconf-strict] [--obsconf-timeout S]
-           [--obsconf-golden-dir DIR] [--obsconf-cases DIR] [-k ...] [-n 2]
+           [--obsconf-convert] [--obsconf-golden-dir DIR] [--obsconf-cases DIR] [-k ...] [-n 2]
 
 collects the corpus as test items, one per case id (`conformance/suite.py::test_case[<id>]`).
 A case the expectations file declares to differ or err is an xfail (xpass when it
@@ -38,6 +38,8 @@ def pytest_addoption(parser):
     group.addoption("--obsconf-timeout", default=None, type=float, metavar="SECONDS",
                     help="a case still running after this fails as timed out (Python-level hangs; for any hang "
                          "use `obsconf run`, whose workers are killed)")
+    group.addoption("--obsconf-convert", action="store_true",
+                    help="also convert each case's prepared model and compare it with the oracle's (obsconf run --convert)")
 
 
 def pytest_configure(config):
@@ -63,6 +65,10 @@ def pytest_configure(config):
             user.load_entries()  # a cases file that does not read: said once, here
     except (ImplementationError, ExpectationsError, GoldenError, UserCasesError) as exc:
         raise pytest.UsageError(f"obsconf: {exc}") from None
+    if config.getoption("--obsconf-convert"):
+        from . import runner
+
+        runner.CONVERT = True
     if str(SUITE) not in map(str, config.args):
         config.args.append(str(SUITE))
 

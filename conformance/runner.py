@@ -7,6 +7,7 @@ unreadable) becomes that case's one-line error; the run goes on.
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import re
 import time
@@ -34,7 +35,8 @@ def original_node_names(case: Case) -> set[str]:
     pcc_factory = case.recipe.prepare_custom_config
     pcc = (pcc_factory(case.preset) if pcc_factory else None) or PrepareCustomConfig()
     names, classes = get_skipped_module_name_and_classes(pcc, False)
-    key = (case.recipe.family, case.recipe.name, tuple(names), tuple(f"{c.__module__}.{c.__qualname__}" for c in classes))
+    # the recipe itself, not its name: every model `conformance.compare` is given is `compare/model`
+    key = (case.recipe, tuple(names), tuple(f"{c.__module__}.{c.__qualname__}" for c in classes))
     if key not in _TRACED_NAMES:
         if len(_TRACED_NAMES) >= 64:
             _TRACED_NAMES.clear()
@@ -67,6 +69,13 @@ def trace_like_prepare(model, prepare_custom_config=None):
 def run_iut(case: Case, impl: Implementation) -> GraphModule:
     """Call the IUT on fresh inputs; CaseError (one line) when it cannot build, raises or
     returns something that is not a GraphModule."""
+    return prepare_case(case, impl)[1]
+
+
+def prepare_case(case: Case, impl: Implementation, keep_inputs: bool = False):
+    """(inputs, what the IUT returned), as `run_iut`. With `keep_inputs`, the inputs are
+    copies made before the call, as the IUT got them (it may mutate its own), the model
+    aside: the convert check hands the configs to convert."""
     try:
         inputs = case.materialise()
     except SkipCase:
@@ -79,6 +88,15 @@ def run_iut(case: Case, impl: Implementation) -> GraphModule:
         raise CaseError(f"cannot build case: {_one_line(exc)}") from None
     except Exception as exc:
         raise CaseError(f"cannot build case: {_one_line(exc)}") from None
+    kept = None
+    if keep_inputs:
+        import copy
+        import dataclasses
+
+        kept = copy.deepcopy(dataclasses.replace(inputs, model=None))
+        # the names the float model gives its modules, parameters and buffers
+        kept.float_names = {name for name, _ in itertools.chain(
+            inputs.model.named_modules(), inputs.model.named_parameters(), inputs.model.named_buffers())}
     output = CapturedOutput()
     try:
         with warnings.catch_warnings(), output.capturing():
@@ -92,7 +110,7 @@ def run_iut(case: Case, impl: Implementation) -> GraphModule:
         raise CaseError(
             f"IUT {impl.name!r} returned {type(result).__qualname__}, not a torch.fx.GraphModule", output.text()
         )
-    return result
+    return kept or inputs, result
 
 
 # Called with the IUT's exception before it becomes the case's error: `run --pdb`.
@@ -101,6 +119,8 @@ DEBUG_HOOK = None
 CAPTURE = True
 # Whether a differing case's outcome keeps the IUT's plan (`run --html` draws it).
 KEEP_PLANS = False
+# Whether each case is also converted, the IUT's prepared model against the oracle's (`run --convert`).
+CONVERT = False
 
 
 def iut_traceback(exc: BaseException) -> str:
@@ -221,8 +241,12 @@ def _outcome(case: Case, impl: Implementation, store: GoldenStore) -> Outcome:
     """The IUT runs first, so a case this environment cannot build is skipped whether or
     not a golden exists for it."""
     header, expected, golden_error = store.load_or_error(case.id)
+    convert_differences: dict | None = {}
     try:
-        actual = produce_plan(case, impl, golden=expected, golden_torch=header.get("torch"))
+        if CONVERT:
+            actual, convert_differences = plan_and_convert(case, impl, expected, header.get("torch"))
+        else:
+            actual = produce_plan(case, impl, golden=expected, golden_torch=header.get("torch"))
     except SkipCase as exc:
         return Outcome(case.id, SKIPPED, message=str(exc))
     except CaseError as exc:
@@ -230,9 +254,51 @@ def _outcome(case: Case, impl: Implementation, store: GoldenStore) -> Outcome:
     if golden_error is not None:
         return Outcome(case.id, ERROR, message=str(golden_error))
     differences = diff.compare(expected, actual)
+    if CONVERT and convert_differences is None and not differences:
+        return Outcome(case.id, SKIPPED, message=CANNOT_CONVERT)
+    convert_detail = ""
+    if convert_differences:
+        from .converted import summary
+
+        line, convert_detail = summary(convert_differences)
+        differences.append(line)
     if differences and KEEP_PLANS:
-        return Outcome(case.id, DIFFER, differences, actual_plan=actual.to_text({"case": case.id, "producer": impl.name}))
-    return Outcome(case.id, DIFFER if differences else CONFORM, differences)
+        return Outcome(case.id, DIFFER, differences, detail=convert_detail,
+                       actual_plan=actual.to_text({"case": case.id, "producer": impl.name}))
+    return Outcome(case.id, DIFFER if differences else CONFORM, differences, detail=convert_detail)
+
+
+CANNOT_CONVERT = "--convert: built on the meta device (no weights), its prepared model cannot run; plan only"
+
+
+def plan_and_convert(case: Case, impl: Implementation, golden: Plan | None, golden_torch: str | None):
+    """(the IUT's plan, converter -> the differences of its converted model from the
+    oracle's): `run --convert`. The differences are None for a case built on the meta device."""
+    from . import converted
+    from .contract import ORACLE
+
+    inputs, result = prepare_case(case, impl, keep_inputs=True)
+    try:
+        try:
+            plan = canonicalise_result(case, result, golden, golden_torch)
+        except Exception as exc:
+            raise CaseError(f"cannot canonicalise what IUT {impl.name!r} returned: {_one_line(exc)}") from None
+        if case.recipe.meta:
+            return plan, None
+        try:
+            oracle_inputs, oracle_result = prepare_case(case, ORACLE, keep_inputs=True)
+        except CaseError as exc:
+            raise CaseError(f"--convert: the oracle cannot prepare this case: {exc}") from None
+        with CapturedOutput().capturing():  # what a failing forward or convert prints
+            expected = converted.outcomes(oracle_inputs, oracle_result)
+            if "calibration" in expected:
+                raise SkipCase(f"--convert: the oracle's prepared model cannot run on the example inputs: "
+                               f"{expected['calibration']}")
+            actual = converted.outcomes(inputs, result)
+        return plan, converted.differences(expected, actual)
+    finally:
+        del result
+        release_torch_caches()
 
 
 def release_torch_caches(collect: bool = True, now: bool = False) -> None:

@@ -410,3 +410,11 @@ PRESETS["x86-functional-linear-float"] = ConfigPreset(
 PRESETS["support-anything-linear-float"] = ConfigPreset(
     "support-anything-linear-float", lambda: get_default_qconfig_mapping("x86").set_object_type(F.linear, None),
     _support_backend(input=None, output=None, weight=None), tags=("static", "none-qconfig", "backend-support"))
+# nn.Linear left in float by type: a parametrized Linear (weight_norm) is still an nn.Linear
+# to the qconfig lookup (type_before_parametrizations), in PTQ and in the QAT swap.
+PRESETS["x86-linear-float"] = ConfigPreset(
+    "x86-linear-float", lambda: get_default_qconfig_mapping("x86").set_object_type(torch.nn.Linear, None),
+    get_x86_backend_config, tags=("static", "none-qconfig", "object-type"))
+PRESETS["x86-qat-linear-float"] = ConfigPreset(
+    "x86-qat-linear-float", lambda: get_default_qat_qconfig_mapping("x86").set_object_type(torch.nn.Linear, None),
+    get_x86_backend_config, is_qat=True, tags=("qat", "none-qconfig", "object-type"))

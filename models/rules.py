@@ -75,6 +75,45 @@ class QuantizedInput(nn.Module):
         return self.relu(self.conv(self.pool(x))), scale * 2
 
 
+class WithPreservedAttributes(nn.Module):
+    """Attributes a user keeps through prepare and convert (preserved_attributes): a number,
+    a list and a tensor; one named attribute the model does not have."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.linear = nn.Linear(4, 2)
+        self.version = 3
+        self.label_names = ["cat", "dog"]
+        self.register_buffer("mean", torch.tensor([0.5, 0.25, 0.125]))
+
+    def forward(self, x):
+        x = self.conv(x - self.mean.reshape(1, 3, 1, 1))
+        return self.linear(x.mean([2, 3]))
+
+
+def preserved_attributes(_preset) -> PrepareCustomConfig:
+    return PrepareCustomConfig().set_preserved_attributes(["version", "label_names", "mean", "not_there"])
+
+
+class Parametrized(nn.Module):
+    """weight_norm-ed layers: their classes are Parametrized* subclasses, but a qconfig by
+    type (and the QAT swap) sees the class before parametrization."""
+
+    def __init__(self):
+        super().__init__()
+        from torch.nn.utils.parametrizations import weight_norm
+
+        self.linear = weight_norm(nn.Linear(8, 8))
+        self.up = weight_norm(nn.ConvTranspose1d(2, 2, 3, padding=1))
+        self.head = nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = self.linear(x)
+        x = self.up(x.reshape(2, 2, 4)).reshape(2, 8)
+        return self.head(x)
+
+
 def quantized_io(_preset) -> PrepareCustomConfig:
     return PrepareCustomConfig().set_input_quantized_indexes([0]).set_output_quantized_indexes([0])
 
@@ -128,6 +167,21 @@ class Equalization(nn.Module):
     def forward(self, x, z, u):
         y = self.second(self.relu(self.first(x)))
         return y, F.linear(u, self.w, self.b), self.side(z), self.side(z) * 2
+
+
+class EqualizationOfModules(nn.Module):
+    """linear -> relu -> linear of modules only: torch converts its equalization (with a
+    functional weight held as a Parameter, _convert_equalization_ref raises TypeError in
+    torch 2.14: scale_weight_functional assigns a plain tensor to the Parameter)."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = nn.Linear(8, 8)
+        self.relu = nn.ReLU()
+        self.second = nn.Linear(8, 4)
+
+    def forward(self, x):
+        return self.second(self.relu(self.first(x)))
 
 
 class Outputs(nn.Module):
@@ -486,6 +540,17 @@ RECIPES = [
            presets=("x86-functional-linear-float", "x86-static", "support-anything-linear-float")),
     Recipe("rules", "embedding-weight-only", Embedding, lambda: (torch.randint(0, 10, (2, 5)),),
            tags=("embedding", "weight-only"), presets=("x86-embedding-weight-only",)),
+    # What convert reads besides placement (docs/convert-inventory.md).
+    Recipe("rules", "equalization-of-modules", EqualizationOfModules, _vector, tags=("equalization",),
+           presets=("x86-equalization",)),
+    # QAT by module type without fusion: convert given the mapping reads is_qat to find the
+    # QAT classes' qconfigs (with fusion torch's convert refuses the mapping it prepared with).
+    Recipe("rules", "qat-by-type-unfused", TwoLinears, _vector, tags=("object-type", "qat"),
+           presets=("x86-qat-by-type",)),
+    Recipe("rules", "preserved-attributes", WithPreservedAttributes, _image, tags=("preserved-attributes",),
+           prepare_custom_config=preserved_attributes, presets=("x86-static", "x86-qat")),
+    Recipe("rules", "parametrized-weights", Parametrized, _vector, tags=("parametrization", "object-type"),
+           presets=("x86-static", "x86-linear-float", "x86-qat", "x86-qat-linear-float")),
     Recipe("rules", "long-sharing-walk-first-input", lambda: LongSharingWalk(True), _image,
            tags=("sharing", "standalone", "long-graph", "strength"), prepare_custom_config=standalone_output_quantized,
            presets=("x86-static",)),

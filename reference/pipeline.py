@@ -78,6 +78,7 @@ def prepare_model(model, qconfig_mapping, example_inputs, *, is_qat=False, prepa
         observed_node_names=observed,
     )
     result.meta[RULES_KEY] = p.rules
+    record_weight_and_bias_indexes(p)
     if is_standalone:
         output = next(n for n in result.graph.nodes if n.op == "output")
         if not hasattr(output.args[0], "op"):
@@ -86,9 +87,19 @@ def prepare_model(model, qconfig_mapping, example_inputs, *, is_qat=False, prepa
         attrs.is_observed_standalone_module = True
         attrs.standalone_module_input_quantized_idxs = config.input_quantized_indexes
         attrs.standalone_module_output_quantized_idxs = config.output_quantized_indexes
+    # kept in meta too: GraphModule's deepcopy restores the attributes from there
+    result.meta["_user_preserved_attributes"] = dict(preserved)
     for name, value in preserved.items():
         setattr(result, name, value)
     return result
+
+
+def record_weight_and_bias_indexes(p) -> None:
+    """Convert tells a functional op's weight and bias (to run its weight observer, to
+    equalize it, to lower it) by the argument indexes prepare leaves in the node's
+    `target_dtype_info`: the indexes of the op's pattern, for every node given a target."""
+    for node, target in p.targets.items():
+        node.meta["target_dtype_info"] = {"weight_index": target.weight_index, "bias_index": target.bias_index}
 
 
 def place_observers(p, matches, qconfigs, eq_qconfigs, config, backend) -> set[str]:

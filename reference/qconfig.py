@@ -17,6 +17,7 @@ from torch.ao.quantization.observer import _PartialWrapper
 from torch.ao.quantization.qconfig import _add_module_to_qconfig_obs_ctr, qconfig_equals
 from torch.ao.quantization.qconfig_mapping import QConfigMapping
 from torch.fx import GraphModule
+from torch.nn.utils.parametrize import type_before_parametrizations
 
 
 def parent_name(name: str) -> str:
@@ -55,10 +56,10 @@ def add_qat_module_types(mapping: QConfigMapping, float_to_qat: dict) -> None:
 
 def assign_eager_qconfigs(module, mapping: QConfigMapping, config, inherited=None, prefix="") -> None:
     """Eager-mode inheritance, which decides QAT swaps: a module takes its parent's qconfig,
-    overridden by its type's, then by its exact name's (regexes do not apply here); a
+    overridden by its type's (the class it had before any parametrization), then by its exact name's (regexes do not apply here); a
     qconfig already set on a module wins. Non-traceable children are not visited."""
     flat = {"": mapping.global_qconfig, **mapping.object_type_qconfigs, **mapping.module_name_qconfigs}
-    qconfig = flat.get(prefix, flat.get(type(module), inherited))
+    qconfig = flat.get(prefix, flat.get(type_before_parametrizations(module), inherited))
     qconfig = on_module_device(getattr(module, "qconfig", qconfig), module)
     module.qconfig = qconfig
     for name, child in module.named_children():

@@ -212,3 +212,107 @@ def prints_and_raises(model, qconfig_mapping, example_inputs, **kwargs):
         sys.stderr.write("more chatter\n")
     observers = {}
     return observers["activation_post_process_3"]
+
+
+# -- state faults: the oracle's placement, one item of what convert reads dropped or changed
+# (docs/convert-inventory.md). Each must be one difference in a plain run and one with --convert.
+
+
+def _attrs(gm: GraphModule):
+    return gm.meta["_observed_graph_module_attrs"]
+
+
+def forgets_weight_indexes(model, qconfig_mapping, example_inputs, **kwargs):
+    """node.meta["target_dtype_info"] without weight and bias indexes."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    for node in gm.graph.nodes:
+        node.meta.pop("target_dtype_info", None)
+    return gm
+
+
+def forgets_preserved_attributes_meta(model, qconfig_mapping, example_inputs, **kwargs):
+    """The preserved attributes set on the model but not kept in meta (lost by deepcopy)."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    gm.meta.pop("_user_preserved_attributes", None)
+    return gm
+
+
+def root_scope_everywhere(model, qconfig_mapping, example_inputs, **kwargs):
+    """node_name_to_scope says every node runs in the root module."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    attrs = _attrs(gm)
+    attrs.node_name_to_scope = {name: ("", type(gm)) for name in attrs.node_name_to_scope}
+    return gm
+
+
+def forgets_quantized_inputs(model, qconfig_mapping, example_inputs, **kwargs):
+    """The stored prepare custom config loses its input_quantized_indexes."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    attrs = _attrs(gm)
+    attrs.prepare_custom_config = copy.deepcopy(attrs.prepare_custom_config).set_input_quantized_indexes([])
+    return gm
+
+
+def stores_an_empty_mapping(model, qconfig_mapping, example_inputs, **kwargs):
+    """The qconfig mapping stored for convert is an empty one."""
+    from torch.ao.quantization import QConfigMapping
+
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    _attrs(gm).qconfig_mapping = QConfigMapping()
+    return gm
+
+
+def module_qconfig_none(model, qconfig_mapping, example_inputs, **kwargs):
+    """The `qconfig` attribute of the called linear modules is None."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    modules = dict(gm.named_modules())
+    for node in gm.graph.nodes:
+        if node.op == "call_module" and isinstance(modules[str(node.target)], torch.nn.Linear):
+            modules[str(node.target)].qconfig = None
+    return gm
+
+
+def forgets_observed_linear(model, qconfig_mapping, example_inputs, **kwargs):
+    """observed_node_names without the called linear modules."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    modules = dict(gm.named_modules())
+    linears = {n.name for n in gm.graph.nodes
+               if n.op == "call_module" and isinstance(modules[str(n.target)], torch.nn.Linear)}
+    _attrs(gm).observed_node_names = set(_attrs(gm).observed_node_names) - linears
+    return gm
+
+
+def linear_node_qconfig_none(model, qconfig_mapping, example_inputs, **kwargs):
+    """node_name_to_qconfig says None for the called linear modules."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    modules = dict(gm.named_modules())
+    attrs = _attrs(gm)
+    for n in gm.graph.nodes:
+        if n.op == "call_module" and isinstance(modules[str(n.target)], torch.nn.Linear):
+            attrs.node_name_to_qconfig[n.name] = None
+    return gm
+
+
+def flips_is_qat(model, qconfig_mapping, example_inputs, **kwargs):
+    """is_qat recorded the other way round."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    _attrs(gm).is_qat = not _attrs(gm).is_qat
+    return gm
+
+
+def forgets_equalization(model, qconfig_mapping, example_inputs, **kwargs):
+    """equalization_node_name_to_qconfig recorded as None everywhere."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    attrs = _attrs(gm)
+    attrs.equalization_node_name_to_qconfig = dict.fromkeys(attrs.equalization_node_name_to_qconfig or {})
+    return gm
+
+
+def standalone_forgets_output_quantized(model, qconfig_mapping, example_inputs, **kwargs):
+    """A standalone module's observed state loses its quantized output indexes."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    for module in gm.modules():
+        attrs = getattr(module, "meta", {}).get("_observed_graph_module_attrs")
+        if attrs is not None and attrs.is_observed_standalone_module:
+            attrs.standalone_module_output_quantized_idxs = []
+    return gm
