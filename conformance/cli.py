@@ -222,7 +222,9 @@ def isolation_settings(args) -> tuple[int, float | None, int | None]:
     if args.jobs == 1 and args.timeout is None and args.max_memory is None:
         return 0, None, None
     jobs = args.jobs or default_jobs()
-    timeout = DEFAULT_TIMEOUT if args.timeout is None else (args.timeout or None)
+    # --convert converts every case four or five times on each side: densenet161 takes 3 minutes
+    default = DEFAULT_TIMEOUT * (3 if getattr(args, "convert", False) else 1)
+    timeout = default if args.timeout is None else (args.timeout or None)
     max_memory = default_max_memory(jobs) if args.max_memory is None else (args.max_memory or None)
     return jobs, timeout, max_memory
 
@@ -367,6 +369,9 @@ def cmd_run(args) -> int:
         except OSError as exc:
             unwritten.append(f"cannot write the HTML report into {args.html}: {exc.strerror or exc}")
     print(line)
+    if args.convert:
+        for reason, count in skip_reasons(verdicts):
+            print(f"    {count} skipped: {reason}")
     for problem in unwritten:
         print(f"obsconf: error: {problem}", file=sys.stderr)
     if unwritten:
@@ -374,6 +379,14 @@ def cmd_run(args) -> int:
     if stop.requested:
         return stop.exit_code
     return 1 if failing else 0
+
+
+def skip_reasons(verdicts) -> list[tuple[str, int]]:
+    """Why the skipped cases were skipped, most common first (`run --convert` says it)."""
+    from collections import Counter
+
+    found = Counter(v.outcome.message for v in verdicts if v.outcome.status == SKIPPED)
+    return sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def golden_store(args) -> GoldenStore:
@@ -917,7 +930,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "for debugging, unless --timeout or --max-memory is given")
     p.add_argument("--timeout", type=_limit(float), default=None, metavar="SECONDS",
                    help=f"per case: a case still running after this is killed and reported as an error "
-                        f"(default {DEFAULT_TIMEOUT:g} with workers; 0: none)")
+                        f"(default {DEFAULT_TIMEOUT:g} with workers, three times that with --convert; 0: none)")
     p.add_argument("--max-memory", type=_limit(int), default=None, metavar="MB",
                    help="per worker: memory it may map beyond what it maps when started; more is that case's "
                         "MemoryError (default: 3/4 of the machine's memory shared among the workers; 0: no cap)")

@@ -116,8 +116,10 @@ def calibration_inputs(example_inputs: tuple) -> list[tuple]:
 
 def calibrate(model: GraphModule, batches: list[tuple]) -> None:
     """Run the prepared model on each batch in eval mode (observers and fake quants
-    observe; batch norm uses its running statistics, so a batch of one works)."""
+    observe; batch norm uses its running statistics, so a batch of one works), from a
+    fixed random seed."""
     model.eval()
+    torch.manual_seed(0)  # ops that draw random numbers (F.dropout's default training=True) draw the same
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for batch in batches:

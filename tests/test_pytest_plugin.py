@@ -89,3 +89,14 @@ def test_the_plugins_timeout_fails_the_case_that_hangs(project):
     assert code == 1, out + err
     assert re.search(r"1 failed, 4 passed", out), out
     assert "ERROR patterns/cat/x86-qat: timed out after 5 s" in out
+
+
+def test_the_plugins_convert_option_checks_the_converted_models(project):
+    """A state fault the plan misses nowhere, seen by --obsconf-convert too: the failing item
+    shows the plan's line and the convert line."""
+    shutil.copy(Path(__file__).with_name("planted.py"), project / "planted.py")
+    code, out, err = _pytest_raw(project, "--obsconf-impl", "planted:forgets_weight_indexes", "--obsconf-convert",
+                                 "-k", "patterns/functional-linear/x86-dynamic or patterns/linear/x86-static")
+    assert code == 1, out + err
+    assert re.search(r"1 failed, 1 passed", out), out
+    assert "weight and bias arguments of linear" in out and "convert (convert_to_reference_fx, uncalibrated)" in out
