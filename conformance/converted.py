@@ -38,7 +38,8 @@ class Fact:
     """One node (or attribute) of a converted model: its text, its numbers."""
 
     text: str
-    numbers: list = field(default_factory=list)
+    numbers: list = field(default_factory=list)  # (what it is, its value)
+    name: str = ""  # the node's name in this model, for messages
 
     def close_to(self, other: "Fact") -> bool:
         if self.text != other.text or len(self.numbers) != len(other.numbers):
@@ -142,9 +143,9 @@ def describe_prepared_attributes(gm: torch.nn.Module, preserved: list[str]) -> d
 
 def _attribute_fact(model, name: str) -> Fact:
     if not hasattr(model, name):
-        return Fact("missing")
+        return Fact("missing", name=f"attribute {name}")
     text, numbers = _value(getattr(model, name), name)
-    return Fact(text, numbers)
+    return Fact(text, numbers, f"attribute {name}")
 
 
 def _value(v: Any, label: str = "value") -> tuple[str, list]:
@@ -233,8 +234,7 @@ class _Describer:
                 state_text, state_numbers = _module_state(module)
                 text += f" [{describe.qualname(type(module))}{state_text}]"
                 numbers += state_numbers
-            fact = Fact(text, numbers)
-            fact.name = node.name  # the oracle's name, for messages
+            fact = Fact(text, numbers, node.name)
             out.setdefault(self.keys[node], []).append(fact)
         for name in preserved:
             out[f"attribute {name}"] = [_attribute_fact(self.gm, name)]
@@ -291,7 +291,7 @@ def compare(expected: dict[str, list[Fact]], actual: dict[str, list[Fact]]) -> l
     for key in actual:
         if key not in expected:
             for fact in actual[key]:
-                out.append(f"extra {getattr(fact, 'name', key)} ({_short(fact.text)})")
+                out.append(f"extra {fact.name or key} ({_short(fact.text)})")
     return out
 
 

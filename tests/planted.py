@@ -316,3 +316,69 @@ def standalone_forgets_output_quantized(model, qconfig_mapping, example_inputs, 
         if attrs is not None and attrs.is_observed_standalone_module:
             attrs.standalone_module_output_quantized_idxs = []
     return gm
+
+
+def forgets_quantized_outputs(model, qconfig_mapping, example_inputs, **kwargs):
+    """The stored prepare custom config loses its output_quantized_indexes."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    attrs = _attrs(gm)
+    attrs.prepare_custom_config = copy.deepcopy(attrs.prepare_custom_config).set_output_quantized_indexes([])
+    return gm
+
+
+def standalone_not_marked(model, qconfig_mapping, example_inputs, **kwargs):
+    """A standalone module's observed state does not say it is one."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    for name, module in gm.named_modules():
+        attrs = getattr(module, "meta", {}).get("_observed_graph_module_attrs")
+        if name and attrs is not None:
+            attrs.is_observed_standalone_module = False
+    return gm
+
+
+def qat_linear_back_to_float(model, qconfig_mapping, example_inputs, **kwargs):
+    """The QAT linear swapped back to a float nn.Linear that keeps its qconfig and weight fake quant."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    from torch.ao.nn.qat import Linear as QATLinear
+
+    for name, module in list(gm.named_modules()):
+        if type(module) is QATLinear:
+            float_linear = module.to_float()
+            float_linear.qconfig, float_linear.weight_fake_quant = module.qconfig, module.weight_fake_quant
+            setattr(gm, name, float_linear)
+    return gm
+
+
+def narrow_weight_fake_quant(model, qconfig_mapping, example_inputs, **kwargs):
+    """The QAT weight fake quants quantize to half their range."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    for name, module in gm.named_modules():
+        if name.endswith("weight_fake_quant"):
+            module.quant_min, module.quant_max = module.quant_min // 2, module.quant_max // 2
+            module.activation_post_process.quant_min = module.quant_min
+            module.activation_post_process.quant_max = module.quant_max
+    return gm
+
+
+def relu_becomes_hardtanh(model, qconfig_mapping, example_inputs, **kwargs):
+    """Every F.relu node calls F.hardtanh instead (no observer touched)."""
+    import torch.nn.functional as F
+
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    for node in gm.graph.nodes:
+        if node.op == "call_function" and node.target is F.relu:
+            node.target, node.kwargs = F.hardtanh, {}
+    gm.recompile()
+    return gm
+
+
+def split_first_shared_observer(model, qconfig_mapping, example_inputs, **kwargs):
+    """The first observer node of a shared instance gets its own copy."""
+    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    nodes, modules = _observer_nodes(gm)
+    count: dict[int, int] = {}
+    for node in nodes:
+        count[id(modules[str(node.target)])] = count.get(id(modules[str(node.target)]), 0) + 1
+    victim = next(n for n in nodes if count[id(modules[str(n.target)])] > 1)
+    setattr(gm, str(victim.target), copy.deepcopy(modules[str(victim.target)]))
+    return gm

@@ -34,6 +34,16 @@ STATE_FAULTS = [
      "equalization qconfig of", "convert"),
     ("standalone_forgets_output_quantized", "standalone/output-quantized/x86-static",
      "in standalone module", "convert"),
+    ("forgets_quantized_outputs", "rules/quantized-io/x86-static",
+     "convert state output_quantized_indexes:", "convert"),
+    ("standalone_not_marked", "standalone/by-name/x86-static",
+     "in standalone module sub: convert state is_observed_standalone_module: True != False", "convert"),
+    # the placement items of the inventory, for --convert too
+    ("drop_one_observer", "patterns/linear/x86-static", "missing observer on x -> linear", "convert"),
+    ("split_first_shared_observer", "patterns/cat/x86-static", "sharing differs", "convert"),
+    ("qat_linear_back_to_float", "patterns/linear/x86-qat", "module swap differs at linear", "convert"),
+    ("narrow_weight_fake_quant", "patterns/linear/x86-qat", "observer inside module linear.weight_fake_quant:", "convert"),
+    ("relu_becomes_hardtanh", "patterns/functional-linear/x86-static", "graph rewired: relu:", "convert"),
 ]
 
 
