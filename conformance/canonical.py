@@ -264,19 +264,22 @@ class _Canonicaliser:
                 plan.weight_and_bias[self.names[node]] = ", ".join(found)
 
     def add_preserved(self, plan: Plan, attrs) -> None:
-        """Each preserved attribute as copy.deepcopy and convert restore it (from
-        meta["_user_preserved_attributes"]) and, when it differs, as the model has it."""
+        """Each preserved attribute as a copy.deepcopy of the model has it (what convert then
+        keeps) and, when it differs, as the model itself has it. The copy is made, not
+        inferred: torch keeps them in meta["_user_preserved_attributes"], older releases in
+        an ObservedGraphModule subclass."""
         kept = self.gm.meta.get(PRESERVED_KEY) or {}
         names = set(kept) | set(getattr(getattr(attrs, "prepare_custom_config", None), "preserved_attributes", []))
+        names = {n for n in names if hasattr(self.gm, n) or n in kept}
+        if not names:
+            return
+        import copy
+
+        copied = copy.deepcopy(self.gm)
         for name in names:
-            if name not in kept and not hasattr(self.gm, name):
-                continue  # the float model had no such attribute: nothing to preserve
-            line = describe.value(kept[name]) if name in kept else "<not kept by deepcopy>"
-            if not hasattr(self.gm, name):
-                line += "; on the model: <missing>"
-            elif name not in kept or getattr(self.gm, name) is not kept[name]:
-                line += f"; on the model: {describe.value(getattr(self.gm, name))}"
-            plan.preserved[name] = line
+            on_copy = describe.value(getattr(copied, name)) if hasattr(copied, name) else "<not kept by deepcopy>"
+            on_model = describe.value(getattr(self.gm, name)) if hasattr(self.gm, name) else "<missing>"
+            plan.preserved[name] = on_copy if on_copy == on_model else f"{on_copy}; on the model: {on_model}"
 
     def graph_line(self, node: Node) -> str:
         if node.op == "call_module":
