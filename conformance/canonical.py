@@ -26,21 +26,24 @@ PRESERVED_KEY = "_user_preserved_attributes"  # torch.fx.graph_module._USER_PRES
 MAX_NAME = 48
 
 
-def canonicalise(gm: GraphModule, original_names: Iterable[str] | None = None) -> Plan:
+def canonicalise(gm: GraphModule, original_names: Iterable[str] | None = None, given_mapping: Any = None) -> Plan:
     """The plan of an observed GraphModule.
 
     `original_names` are the node names the tracer gave the float model; nodes outside
-    it are named structurally. None treats every node as original.
+    it are named structurally. None treats every node as original. `given_mapping`, the
+    qconfig mapping prepare was given, lets the plan record the stored one by how it
+    differs from it (a release whose default mappings differ then records the same);
+    without it the plan records a digest.
     """
-    return _Canonicaliser(gm, None if original_names is None else set(original_names)).plan()
+    return _Canonicaliser(gm, None if original_names is None else set(original_names), given_mapping).plan()
 
 
-def canonicalise_within(gm: GraphModule, names: Iterable[str]) -> Plan | None:
+def canonicalise_within(gm: GraphModule, names: Iterable[str], given_mapping: Any = None) -> Plan | None:
     """The plan of `gm` when every node besides observers, inputs and the output bears one
     of `names`, else None. With `names` a subset of the traced names (those of a golden
     plan's graph), that plan is the one `canonicalise` gives with all the traced names:
     every node is original under both, so no trace is needed to tell."""
-    canonicaliser = _Canonicaliser(gm, set(names))
+    canonicaliser = _Canonicaliser(gm, set(names), given_mapping)
     if any(
         not canonicaliser.is_obs[n] and n.op not in ("placeholder", "output") and n.name not in canonicaliser.original_names
         for n in canonicaliser.nodes
@@ -50,8 +53,9 @@ def canonicalise_within(gm: GraphModule, names: Iterable[str]) -> Plan | None:
 
 
 class _Canonicaliser:
-    def __init__(self, gm: GraphModule, original_names: set[str] | None):
+    def __init__(self, gm: GraphModule, original_names: set[str] | None, given_mapping: Any = None):
         self.gm = gm
+        self.given_mapping = given_mapping
         # remove_duplicate=False: a shared observer instance is reachable under several names
         self.modules = dict(gm.named_modules(remove_duplicate=False))
         self.original_names = original_names
@@ -199,7 +203,7 @@ class _Canonicaliser:
             if isinstance(module, GraphModule):
                 plan.modules[key] = "torch.fx.GraphModule"
                 if OBSERVED_ATTRS_KEY in module.meta:
-                    plan.standalone[key] = canonicalise(module)
+                    plan.standalone[key] = canonicalise(module, given_mapping=self.given_mapping)
                 continue
             plan.modules[key] = describe.qualname(type(module))
             for sub_name, sub in module.named_modules():
@@ -216,7 +220,9 @@ class _Canonicaliser:
         config = attrs.prepare_custom_config
         plan.state["input_quantized_indexes"] = describe.value(list(getattr(config, "input_quantized_indexes", [])))
         plan.state["output_quantized_indexes"] = describe.value(list(getattr(config, "output_quantized_indexes", [])))
-        plan.state["qconfig_mapping"] = describe.qconfig_mapping_digest(attrs.qconfig_mapping)
+        plan.state["qconfig_mapping"] = (describe.qconfig_mapping_digest(attrs.qconfig_mapping)
+                                         if self.given_mapping is None
+                                         else describe.mapping_changes(self.given_mapping, attrs.qconfig_mapping))
         scopes = attrs.node_name_to_scope or {}
         for node in self.nodes:
             if self.is_obs[node] or node.op in ("placeholder", "output"):

@@ -246,6 +246,34 @@ def short_or_full(expected: str, actual: str) -> str:
     return f"{expected} != {actual}"
 
 
+def _mapping_entries(mapping: Any) -> dict[str, str]:
+    """`kind key` -> qconfig text of every entry of a qconfig mapping (or its dict form)."""
+    from torch.ao.quantization.qconfig_mapping import QConfigMapping
+
+    if isinstance(mapping, dict):
+        mapping = QConfigMapping.from_dict(mapping)
+    entries = {"global": qconfig(mapping.global_qconfig)}
+    entries.update({f"object_type {qualname(k)}": qconfig(v) for k, v in mapping.object_type_qconfigs.items()})
+    entries.update({f"module_name {k}": qconfig(v) for k, v in mapping.module_name_qconfigs.items()})
+    entries.update({f"module_name_regex {k}": qconfig(v) for k, v in mapping.module_name_regex_qconfigs.items()})
+    entries.update({f"module_name_object_type_order {value(k)}": qconfig(v)
+                    for k, v in mapping.module_name_object_type_order_qconfigs.items()})
+    return entries
+
+
+def mapping_changes(given: Any, stored: Any) -> str:
+    """How the qconfig mapping prepare stored differs from the one it was given: `as given`,
+    then each entry added (`+`), removed (`-`) or changed (`~`) with its qconfig; prepare
+    adds the fused and QAT module types."""
+    if stored is None:
+        return "None"
+    before, after = _mapping_entries(given), _mapping_entries(stored)
+    changes = [f"+{k} = {after[k]}" for k in sorted(set(after) - set(before))]
+    changes += [f"-{k}" for k in sorted(set(before) - set(after))]
+    changes += [f"~{k} = {after[k]}" for k in sorted(set(before) & set(after)) if before[k] != after[k]]
+    return "as given" + "".join(f"; {c}" for c in changes)
+
+
 def qconfig_mapping_digest(mapping: Any) -> str:
     """A short digest of the qconfig mapping prepare stored, with its entry counts: convert
     compares it with a mapping it is given (and refuses when they disagree)."""

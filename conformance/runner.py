@@ -211,11 +211,12 @@ def canonicalise_result(case: Case, result: GraphModule, golden: Plan | None = N
     A golden made by this torch release (its tracer) already records them (every name of its graph
     that is not structural), and when every node of the result bears one of those, the
     plan is the same as with a trace (`canonical.canonicalise_within`): most cases."""
+    given = case.preset.qconfig_mapping()  # the stored mapping is recorded by how it differs from this
     if golden is not None and golden_torch and _same_release(golden_torch, torch.__version__):
-        plan = canonicalise_within(result, golden.node_names())
+        plan = canonicalise_within(result, golden.node_names(), given)
         if plan is not None:
             return plan
-    return canonicalise(result, original_node_names(case))
+    return canonicalise(result, original_node_names(case), given)
 
 
 def _same_release(a: str, b: str) -> bool:
