@@ -245,12 +245,16 @@ def root_scope_everywhere(model, qconfig_mapping, example_inputs, **kwargs):
     return gm
 
 
-def forgets_quantized_inputs(model, qconfig_mapping, example_inputs, **kwargs):
-    """The stored prepare custom config loses its input_quantized_indexes."""
+def _stored_config_without(which: str, model, qconfig_mapping, example_inputs, **kwargs):
     gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
     attrs = _attrs(gm)
-    attrs.prepare_custom_config = copy.deepcopy(attrs.prepare_custom_config).set_input_quantized_indexes([])
+    attrs.prepare_custom_config = getattr(copy.deepcopy(attrs.prepare_custom_config), f"set_{which}_quantized_indexes")([])
     return gm
+
+
+def forgets_quantized_inputs(model, qconfig_mapping, example_inputs, **kwargs):
+    """The stored prepare custom config loses its input_quantized_indexes."""
+    return _stored_config_without("input", model, qconfig_mapping, example_inputs, **kwargs)
 
 
 def stores_an_empty_mapping(model, qconfig_mapping, example_inputs, **kwargs):
@@ -320,10 +324,7 @@ def standalone_forgets_output_quantized(model, qconfig_mapping, example_inputs, 
 
 def forgets_quantized_outputs(model, qconfig_mapping, example_inputs, **kwargs):
     """The stored prepare custom config loses its output_quantized_indexes."""
-    gm = oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
-    attrs = _attrs(gm)
-    attrs.prepare_custom_config = copy.deepcopy(attrs.prepare_custom_config).set_output_quantized_indexes([])
-    return gm
+    return _stored_config_without("output", model, qconfig_mapping, example_inputs, **kwargs)
 
 
 def standalone_not_marked(model, qconfig_mapping, example_inputs, **kwargs):

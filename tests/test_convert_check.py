@@ -144,3 +144,16 @@ def test_compare_names_each_model_apart():
     # and a planted fault on the second is still seen, named by the second model's nodes
     found = compare(B(), (torch.randn(2, 4),), impl=Implementation("planted", planted.drop_one_observer))
     assert found and "x -> fc" in found[0], found
+
+
+def test_the_cli_says_what_convert_skipped_and_why(capsys):
+    from conformance.cli import main
+
+    meta_case = next(c.id for c in models.all_cases() if c.recipe.meta)
+    code = main(["run", "--impl", "reference", "--convert", "-j", "1", "--quiet-progress",
+                 "-k", meta_case, "-k", "patterns/linear/x86-static", "-k", "rules/shapes/x86-static"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "1 conform, 0 differ, 0 error, 2 skipped" in out
+    assert "    1 skipped: --convert: built on the meta device" in out
+    assert "    1 skipped: --convert: the oracle's prepared model cannot run on the example inputs" in out
