@@ -53,9 +53,11 @@ def canonicalise_within(gm: GraphModule, names: Iterable[str], given_mapping: An
 
 
 class _Canonicaliser:
-    def __init__(self, gm: GraphModule, original_names: set[str] | None, given_mapping: Any = None):
+    def __init__(self, gm: GraphModule, original_names: set[str] | None, given_mapping: Any = None,
+                 nested: bool = False):
         self.gm = gm
         self.given_mapping = given_mapping
+        self.nested = nested
         # remove_duplicate=False: a shared observer instance is reachable under several names
         self.modules = dict(gm.named_modules(remove_duplicate=False))
         self.original_names = original_names
@@ -203,7 +205,7 @@ class _Canonicaliser:
             if isinstance(module, GraphModule):
                 plan.modules[key] = "torch.fx.GraphModule"
                 if OBSERVED_ATTRS_KEY in module.meta:
-                    plan.standalone[key] = canonicalise(module, given_mapping=self.given_mapping)
+                    plan.standalone[key] = _Canonicaliser(module, None, self.given_mapping, nested=True).plan()
                 continue
             plan.modules[key] = describe.qualname(type(module))
             for sub_name, sub in module.named_modules():
@@ -220,9 +222,14 @@ class _Canonicaliser:
         config = attrs.prepare_custom_config
         plan.state["input_quantized_indexes"] = describe.value(list(getattr(config, "input_quantized_indexes", [])))
         plan.state["output_quantized_indexes"] = describe.value(list(getattr(config, "output_quantized_indexes", [])))
-        plan.state["qconfig_mapping"] = (describe.qconfig_mapping_digest(attrs.qconfig_mapping)
-                                         if self.given_mapping is None
-                                         else describe.mapping_changes(self.given_mapping, attrs.qconfig_mapping))
+        if self.nested and self.given_mapping is not None:
+            # a standalone module's mapping is its own config's, or one of the parent node's
+            # qconfig alone: its entries, not a change of what the case was given
+            plan.state["qconfig_mapping"] = describe.mapping_entries(attrs.qconfig_mapping)
+        elif self.given_mapping is not None:
+            plan.state["qconfig_mapping"] = describe.mapping_changes(self.given_mapping, attrs.qconfig_mapping)
+        else:
+            plan.state["qconfig_mapping"] = describe.qconfig_mapping_digest(attrs.qconfig_mapping)
         scopes = attrs.node_name_to_scope or {}
         for node in self.nodes:
             if self.is_obs[node] or node.op in ("placeholder", "output"):

@@ -91,7 +91,7 @@ def test_bad_goldens_cost_one_case_each(capsys, golden_copy):
     hand_edited = golden_copy / "patterns/linear/x86-static.plan"
     hand_edited.write_text(hand_edited.read_text().replace("quint8", "qint8", 1))
     other_schema = golden_copy / "patterns/linear/qnnpack-static.plan"
-    other_schema.write_text(other_schema.read_text().replace("schema = 1", "schema = 7"))
+    other_schema.write_text(other_schema.read_text().replace("schema = 2", "schema = 7"))
     (golden_copy / "patterns/linear/x86-qat.plan").write_bytes(b"\x00\xff corrupt")
     (golden_copy / "patterns/linear/x86-dynamic.plan").unlink()
     code, out, _ = run(capsys, "--golden-dir", str(golden_copy), "run", "--impl", "torch", *SMALL)
@@ -100,7 +100,7 @@ def test_bad_goldens_cost_one_case_each(capsys, golden_copy):
     assert lines[-1] == "2 conform, 0 differ, 4 error, 0 skipped"
     errors = [line for line in lines if line.startswith("ERROR")]
     assert any("x86-static" in e and "edited by hand" in e for e in errors)
-    assert any("qnnpack-static" in e and "schema 7 but this obsconf reads schema 1" in e for e in errors)
+    assert any("qnnpack-static" in e and "schema 7 but this obsconf reads schema 2" in e for e in errors)
     assert any("x86-qat" in e and "x86-qat.plan" in e for e in errors)
     assert any("x86-dynamic" in e and "no golden for case patterns/linear/x86-dynamic" in e for e in errors)
 

@@ -138,7 +138,7 @@ def test_text_round_trip():
     "mutate, message",
     [
         (lambda t: t.replace("    obs", "    obs9", 1), "edited by hand"),
-        (lambda t: t.replace("schema = 1", "schema = 2"), "schema 2 but this obsconf reads schema 1"),
+        (lambda t: t.replace("schema = 2", "schema = 1"), "schema 1 but this obsconf reads schema 2"),
         (lambda t: "garbage\n" + t, "not an obsconf plan"),
         (lambda t: t[: len(t) // 2], "edited by hand or truncated"),
     ],
@@ -199,8 +199,9 @@ def test_the_golden_names_give_the_plan_a_trace_gives_or_none(case_id):
     case = next(c for c in all_cases() if c.id == case_id)
     golden = GoldenStore().load(case.id)
     result = runner.run_iut(case, load("torch"))
-    traced = canonicalise(result, runner.original_node_names(case))
-    within = canonicalise_within(result, golden.node_names())
+    given = case.preset.qconfig_mapping()
+    traced = canonicalise(result, runner.original_node_names(case), given)
+    within = canonicalise_within(result, golden.node_names(), given)
     assert within is None or within.same_as(traced)
     assert traced.same_as(golden)
     if case.recipe.family == "lstm":  # the DeQuantStubs prepare inserts bear no name of the golden
