@@ -274,14 +274,6 @@ def mapping_changes(given: Any, stored: Any) -> str:
     return "as given" + "".join(f"; {c}" for c in changes)
 
 
-def mapping_entries(mapping: Any) -> str:
-    """Every entry of a qconfig mapping with its qconfig, `; ` between them."""
-    if mapping is None:
-        return "None"
-    entries = _mapping_entries(mapping)
-    return "; ".join(f"{k} = {entries[k]}" for k in sorted(entries))
-
-
 def qconfig_mapping_digest(mapping: Any) -> str:
     """A short digest of the qconfig mapping prepare stored, with its entry counts: convert
     compares it with a mapping it is given (and refuses when they disagree)."""
