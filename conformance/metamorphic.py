@@ -106,6 +106,11 @@ def rename_plan(plan: Plan, mapping: dict[str, str], nested: dict[str, dict] | N
         node_qconfigs={r(k): v for k, v in plan.node_qconfigs.items()},
         equalization_qconfigs={r(k): v for k, v in plan.equalization_qconfigs.items()},
         observed_nodes=tuple(r(n) for n in plan.observed_nodes),
+        weight_and_bias={r(k): v for k, v in plan.weight_and_bias.items()},
+        # a scope is `module.path Class`: the path is a module name too
+        scopes={r(k): r(v) for k, v in plan.scopes.items()},
+        module_qconfigs={r(k): v for k, v in plan.module_qconfigs.items()},
+        preserved=dict(plan.preserved),
         graph=tuple(graph_line(line) for line in plan.graph),
         standalone={r(k): rename_plan(v, nested.get(k, {})) for k, v in plan.standalone.items()},
     )
