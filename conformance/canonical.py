@@ -53,9 +53,11 @@ def canonicalise_within(gm: GraphModule, names: Iterable[str], given_mapping: An
 
 
 class _Canonicaliser:
-    def __init__(self, gm: GraphModule, original_names: set[str] | None, given_mapping: Any = None):
+    def __init__(self, gm: GraphModule, original_names: set[str] | None, given_mapping: Any = None,
+                 standalone: bool = False):
         self.gm = gm
         self.given_mapping = given_mapping
+        self.standalone = standalone
         # remove_duplicate=False: a shared observer instance is reachable under several names
         self.modules = dict(gm.named_modules(remove_duplicate=False))
         self.original_names = original_names
@@ -203,33 +205,12 @@ class _Canonicaliser:
             if isinstance(module, GraphModule):
                 plan.modules[key] = "torch.fx.GraphModule"
                 if OBSERVED_ATTRS_KEY in module.meta:
-                    given = None if self.given_mapping is None else self.standalone_given_mapping(node, module)
-                    plan.standalone[key] = canonicalise(module, given_mapping=given)
+                    plan.standalone[key] = _Canonicaliser(module, None, standalone=True).plan()
                 continue
             plan.modules[key] = describe.qualname(type(module))
             for sub_name, sub in module.named_modules():
                 if sub_name and describe.is_observer(sub) and not _inside_observer(sub_name, module):
                     plan.module_observers[f"{key}.{sub_name}"] = describe.observer(sub)
-
-    def standalone_given_mapping(self, node: Node, module: GraphModule):
-        """The qconfig mapping prepare gives a standalone module: its config entry's (by
-        name, else by the class its own scopes name as root), else one of the parent
-        node's qconfig alone (torch's _get_standalone_module_configs)."""
-        from torch.ao.quantization.qconfig_mapping import QConfigMapping
-
-        attrs = self.gm.meta.get(OBSERVED_ATTRS_KEY)
-        config = getattr(attrs, "prepare_custom_config", None)
-        entry = None
-        if config is not None:
-            entry = config.standalone_module_names.get(str(node.target))
-            if entry is None:
-                own = module.meta[OBSERVED_ATTRS_KEY].node_name_to_scope or {}
-                roots = [t for path, t in own.values() if path == ""]
-                entry = next((config.standalone_module_classes[t] for t in roots
-                              if t in config.standalone_module_classes), None)
-        if entry is not None and entry.qconfig_mapping is not None:
-            return entry.qconfig_mapping
-        return QConfigMapping().set_global((getattr(attrs, "node_name_to_qconfig", None) or {}).get(node.name))
 
     def add_state(self, plan: Plan) -> None:
         self.add_weight_and_bias(plan)
@@ -241,9 +222,11 @@ class _Canonicaliser:
         config = attrs.prepare_custom_config
         plan.state["input_quantized_indexes"] = describe.value(list(getattr(config, "input_quantized_indexes", [])))
         plan.state["output_quantized_indexes"] = describe.value(list(getattr(config, "output_quantized_indexes", [])))
-        if self.given_mapping is not None:
+        # a standalone module's is not recorded: convert_standalone_module converts it without a
+        # qconfig mapping, so nothing reads the one stored in it (docs/convert-inventory.md, item 5)
+        if not self.standalone and self.given_mapping is not None:
             plan.state["qconfig_mapping"] = describe.mapping_changes(self.given_mapping, attrs.qconfig_mapping)
-        else:
+        elif not self.standalone:
             plan.state["qconfig_mapping"] = describe.qconfig_mapping_digest(attrs.qconfig_mapping)
         scopes = attrs.node_name_to_scope or {}
         for node in self.nodes:

@@ -253,7 +253,8 @@ def _mapping_entries(mapping: Any) -> dict[str, str]:
     if isinstance(mapping, dict):
         mapping = QConfigMapping.from_dict(mapping)
     entries = {"global": qconfig(mapping.global_qconfig)}
-    entries.update({f"object_type {qualname(k)}": qconfig(v) for k, v in mapping.object_type_qconfigs.items()})
+    # value(), not qualname(): object types may be strings ("sigmoid"), which qualname names `str`
+    entries.update({f"object_type {value(k)}": qconfig(v) for k, v in mapping.object_type_qconfigs.items()})
     entries.update({f"module_name {k}": qconfig(v) for k, v in mapping.module_name_qconfigs.items()})
     entries.update({f"module_name_regex {k}": qconfig(v) for k, v in mapping.module_name_regex_qconfigs.items()})
     entries.update({f"module_name_object_type_order {value(k)}": qconfig(v)
@@ -276,21 +277,16 @@ def mapping_changes(given: Any, stored: Any) -> str:
 
 def qconfig_mapping_digest(mapping: Any) -> str:
     """A short digest of the qconfig mapping prepare stored, with its entry counts: convert
-    compares it with a mapping it is given (and refuses when they disagree)."""
+    compares it with a mapping it is given (and refuses when they disagree). Used when the
+    mapping prepare was given is not known (else `mapping_changes`)."""
     import hashlib
 
     if mapping is None:
         return "None"
-    if isinstance(mapping, dict):
-        from torch.ao.quantization.qconfig_mapping import QConfigMapping
-
-        mapping = QConfigMapping.from_dict(mapping)
-    parts = {
-        "object types": [(qualname(k), qconfig(v)) for k, v in mapping.object_type_qconfigs.items()],
-        "names": [(k, qconfig(v)) for k, v in mapping.module_name_qconfigs.items()],
-        "regexes": [(k, qconfig(v)) for k, v in mapping.module_name_regex_qconfigs.items()],
-        "orders": [(value(k), qconfig(v)) for k, v in mapping.module_name_object_type_order_qconfigs.items()],
-    }
-    text = repr([qconfig(mapping.global_qconfig), *(sorted(v) for v in parts.values())])
-    counts = ", ".join(f"{len(v)} {k}" for k, v in parts.items())
-    return f"sha256:{hashlib.sha256(text.encode()).hexdigest()[:16]} (global {'None' if mapping.global_qconfig is None else 'set'}, {counts})"
+    entries = _mapping_entries(mapping)
+    text = repr(sorted(entries.items()))
+    # "module_name " cannot match "module_name_regex ...": the prefixes end at the space
+    kinds = {"object types": "object_type ", "names": "module_name ", "regexes": "module_name_regex ",
+             "orders": "module_name_object_type_order "}
+    counts = ", ".join(f"{sum(k.startswith(prefix) for k in entries)} {name}" for name, prefix in kinds.items())
+    return f"sha256:{hashlib.sha256(text.encode()).hexdigest()[:16]} (global {'None' if entries['global'] == 'None' else 'set'}, {counts})"

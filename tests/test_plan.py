@@ -218,3 +218,20 @@ def test_a_node_with_a_name_the_golden_lacks_makes_the_runner_trace():
     assert canonicalise_within(gm, names).same_as(canonicalise(gm, names))
     some = next(n.name for n in gm.graph.nodes if n.op == "call_function")
     assert canonicalise_within(gm, names - {some}) is None
+
+
+def test_mapping_changes_keep_string_object_types_apart():
+    """x86's default mapping keys seven entries by string ("sigmoid", "tanh_", ...): each is its
+    own entry, so a change to one of them is reported under its own name."""
+    from torch.ao.quantization import default_qconfig, get_default_qconfig_mapping
+
+    from conformance import describe
+
+    given = get_default_qconfig_mapping("x86")
+    stored = copy.deepcopy(given).set_object_type("tanh_", default_qconfig)
+    changes = describe.mapping_changes(given, stored)
+    assert changes.startswith("as given; ~object_type 'tanh_' = QConfig(")
+    assert changes.count("; ") == 1, changes
+    digest = describe.qconfig_mapping_digest(given)
+    assert "23 object types" in digest, digest
+    assert digest != describe.qconfig_mapping_digest(stored)
