@@ -30,20 +30,23 @@ class UsageError(Exception):
     """Exit 2 with this one-line message."""
 
 
-def select_ids(patterns: Sequence[str] | None) -> list[str]:
+def select_ids(patterns: Sequence[str] | None, tags: Sequence[str] | None = None) -> list[str]:
     """Ids of the cases whose id matches any pattern (a glob when it has *?[, else a
-    substring), from the case index: no torch needed."""
-    chosen = [case_id for case_id, _ in index.entries() if _selected(case_id, patterns)]
+    substring) and that bear one of `tags` if any are given (`--tag`, as `run --tag`), from
+    the case index: no torch needed."""
+    chosen = [case_id for case_id, have in index.entries()
+              if _selected(case_id, patterns) and (not tags or set(tags) & set(have))]
     if not chosen:
-        raise UsageError(f"no case matches -k {' -k '.join(repr(p) for p in patterns)} (see `obsconf list`)")
+        asked = [f"-k {p!r}" for p in patterns or ()] + [f"--tag {t!r}" for t in tags or ()]
+        raise UsageError(f"no case matches {' '.join(asked)} (see `obsconf list --tags`)")
     return chosen
 
 
-def select(patterns: Sequence[str] | None):
+def select(patterns: Sequence[str] | None, tags: Sequence[str] | None = None):
     """The cases `select_ids` names."""
     from models import all_cases
 
-    wanted = set(select_ids(patterns))
+    wanted = set(select_ids(patterns, tags))
     return [c for c in all_cases() if c.id in wanted]
 
 
@@ -96,10 +99,10 @@ def cmd_list(args) -> int:
     tags = dict(index.entries())
     if args.quick:
         why = quick_tier()
-        for case_id in [i for i in select_ids(args.k) if i in why]:
+        for case_id in [i for i in select_ids(args.k, args.tag) if i in why]:
             print(f"{case_id}\t{why[case_id]}")
         return 0
-    chosen = select_ids(args.k)
+    chosen = select_ids(args.k, args.tag)
     if args.shard:
         chosen = _shard(chosen, args.shard, key=str)
     for case_id in chosen:
@@ -305,6 +308,7 @@ def cmd_run(args) -> int:
     runner.CAPTURE = not args.no_capture
     runner.KEEP_PLANS = bool(args.html)
     runner.CONVERT = args.convert
+    runner.REJECTION_MATCH = args.rejections
     if args.pdb:
         import pdb
 
@@ -358,6 +362,9 @@ def cmd_run(args) -> int:
         noun = "ledger entries" if args.ledger else "expectation(s)"
         line += f", {c['expected']} expected, {c['xpass']} xpass, {len(unused)} unused {noun}"
     line += (" (quick tier)" if args.quick else "") + (f", {len(not_run)} not run" if not_run else "")
+    negative, refused = reports.negative_counts(verdicts)
+    if negative:
+        line += f"; negative cases: {refused} of {negative} refused as the oracle refuses"
     if args.html:
         import torch
 
@@ -729,7 +736,7 @@ def cmd_regen(args) -> int:
         accepted, failed = accept_pending(store=store)
         print(f"{accepted} pending case(s) accepted, {failed} failed")
         return 1 if failed else 0
-    cases = select(args.k)
+    cases = select(args.k, args.tag)
     try:
         with contextlib.nullcontext() if args.check else store.writing(), \
                 stop_requests("stopping after the case being regenerated") as stop:
@@ -773,7 +780,7 @@ def _regen_cases(cases, store: GoldenStore, args, stop) -> tuple[dict[str, int],
     from models import SkipCase
 
     from .golden import golden_header
-    from .runner import produce_plan
+    from .runner import REJECTS, produce_plan
 
     oracle = load("torch")
     tally = dict.fromkeys(("unchanged", "changed", "created", "error", "skipped"), 0)
@@ -794,11 +801,12 @@ def _regen_cases(cases, store: GoldenStore, args, stop) -> tuple[dict[str, int],
             header, old_plan = {}, None
         try:
             try:
-                new_text = produce_plan(case, oracle, golden=old_plan, golden_torch=header.get("torch")).to_text(
-                    golden_header(case.id))
+                new_plan = produce_plan(case, oracle, golden=old_plan, golden_torch=header.get("torch"))
+                new_text = new_plan.to_text(golden_header(case.id))
                 if old_plan is not None and new_text != old_text:
                     # a golden is written from the names a trace gives, never from an older golden's
-                    new_text = produce_plan(case, oracle).to_text(golden_header(case.id))
+                    new_plan = produce_plan(case, oracle)
+                    new_text = new_plan.to_text(golden_header(case.id))
             except KeyboardInterrupt:  # a second Ctrl-C: this case is not done
                 stop.request()
                 break
@@ -811,6 +819,12 @@ def _regen_cases(cases, store: GoldenStore, args, stop) -> tuple[dict[str, int],
             tally["error"] += 1
             done.add(case.id)
             print(f"ERROR {case.id}: {exc}")
+            continue
+        if REJECTS in case.tags and new_plan.rejection is None:
+            tally["error"] += 1
+            done.add(case.id)
+            print(f"ERROR {case.id}: a negative case (tag {REJECTS}), but the oracle accepts it: "
+                  f"drop it from its recipe's `rejects`")
             continue
         if note is not None:
             print(f"note: {note}")
@@ -881,7 +895,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-k", action="append", metavar="PATTERN", help="case id glob or substring (repeatable)")
         return p
 
-    p = with_k(sub.add_parser("list", help="list case ids"))
+    def with_tag(p):
+        p.add_argument("--tag", action="append", metavar="TAG",
+                       help="only cases with one of these tags (repeatable; `obsconf list --tags` shows them)")
+        return p
+
+    p = with_tag(with_k(sub.add_parser("list", help="list case ids")))
     p.add_argument("--tags", action="store_true", help="also print each case's tags")
     p.add_argument("--excluded", action="store_true", help="list what the corpus leaves out, with the reason")
     p.add_argument("--quick", action="store_true", help="only the quick tier's cases, each with why it is in")
@@ -913,6 +932,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "(convert_to_reference_fx, convert_fx, with the qconfig mapping, _convert_equalization_ref) "
                         "and compare the quantized models (needs torch's own prepare; cases built on the meta device "
                         "are skipped)")
+    p.add_argument("--rejections", choices=("message", "class"), default=None,
+                   help="on negative cases (tag rejects), how the IUT's refusal must match the oracle's: the same "
+                        "exception class and a message containing the oracle's (message, the default), or the class "
+                        "alone (class, for an IUT that words its errors its own way; one IUT can ask for it with "
+                        "`prepare.obsconf_rejections = 'class'`)")
     p.add_argument("--json", metavar="FILE", help="write a JSON report")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary per family and backend")
@@ -961,7 +985,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--write", metavar="DIR", help="also write DIR/oracle-coverage.md (figures, uncovered lines, why)")
     p.set_defaults(func=cmd_coverage)
 
-    p = with_k(sub.add_parser("regen", help="regenerate goldens from the oracle (torch's own prepare)"))
+    p = with_tag(with_k(sub.add_parser("regen", help="regenerate goldens from the oracle (torch's own prepare)")))
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if any golden is stale, missing or orphaned")
     p.add_argument("--prune", action="store_true", help="remove orphaned goldens")
     p.add_argument("--context", type=_limit(int), default=20, help="diff lines shown per changed golden")

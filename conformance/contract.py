@@ -32,6 +32,10 @@ class ImplementationError(Exception):
 class Implementation:
     name: str
     prepare: Callable[..., GraphModule]
+    # how its refusals are matched with the oracle's on negative cases: "message" (the same
+    # exception class, its message containing the oracle's) or "class" (the class alone),
+    # for an IUT that words its errors its own way: `prepare.obsconf_rejections = "class"`
+    rejections: str = "message"
 
 
 def oracle_prepare(
@@ -95,4 +99,7 @@ def load(spec: str, what: str = "IUT") -> Implementation:
         target = getattr(target, part)
     if not callable(target):
         raise ImplementationError(f"{what} {spec!r}: {attr} is not callable")
-    return Implementation(spec, target)
+    rejections = getattr(target, "obsconf_rejections", "message")
+    if rejections not in ("message", "class"):
+        raise ImplementationError(f"{what} {spec!r}: obsconf_rejections must be 'message' or 'class', not {rejections!r}")
+    return Implementation(spec, target, rejections)

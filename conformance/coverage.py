@@ -96,8 +96,10 @@ REASONS: dict[tuple[str, str], tuple[str, str]] = {
         "unreachable", "only for a prepare_custom_config dict, which _prepare_fx has already converted"),
     ("prepare", "prepare_custom_config = PrepareCustomConfig.from_dict(prepare_custom_config)"): (
         "unreachable", "_prepare_fx converts a prepare_custom_config dict before calling prepare"),
-    ("prepare", 'raise AssertionError("qconfig_mapping must be a QConfigMapping")'): DEFENSIVE,
-    ("prepare", 'raise AssertionError("_equalization_config must be a QConfigMapping")'): DEFENSIVE,
+    ("prepare", 'raise AssertionError("qconfig_mapping must be a QConfigMapping")'): (
+        "error", "a qconfig mapping that is neither a QConfigMapping nor a dict (a list): prepare raises"),
+    ("prepare", 'raise AssertionError("_equalization_config must be a QConfigMapping")'): (
+        "error", "an equalization config that is neither a QConfigMapping nor a dict: prepare raises"),
     ("prepare", 'raise AssertionError("result_node must not be None for standalone modules")'): DEFENSIVE,
     ("prepare", "raise AssertionError("): (
         "error", "a standalone module that returns a tuple or dict: prepare raises"),

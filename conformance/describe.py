@@ -290,3 +290,27 @@ def qconfig_mapping_digest(mapping: Any) -> str:
              "orders": "module_name_object_type_order "}
     counts = ", ".join(f"{sum(k.startswith(prefix) for k in entries)} {name}" for name, prefix in kinds.items())
     return f"sha256:{hashlib.sha256(text.encode()).hexdigest()[:16]} (global {'None' if entries['global'] == 'None' else 'set'}, {counts})"
+
+
+# -- refusals ------------------------------------------------------------------------------
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+|0x[0-9a-fA-F]{6,}")
+_PATH = re.compile(r"(?<![\w.])/(?:[\w.+-]+/)+([\w.+-]+)")
+MAX_MESSAGE = 300
+
+
+def exception_class(exc: BaseException) -> str:
+    """The class of a refusal as a user reads it: `AssertionError` for a builtin,
+    `module.QualName` otherwise."""
+    cls = type(exc)
+    return cls.__qualname__ if cls.__module__ == "builtins" else qualname(cls)
+
+
+def exception_message(exc: BaseException) -> str:
+    """The stable part of a refusal's message: its first non-empty line, without memory
+    addresses (`<Foo object at 0x7f..>` -> `<Foo object>`) or folders of file paths, cut
+    at MAX_MESSAGE characters (torch appends whole qconfig reprs to some)."""
+    text = str(exc) if not isinstance(exc, KeyError) or not exc.args else str(exc.args[0])
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    line = _PATH.sub(r"\1", _ADDRESS.sub("", line))
+    return line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE].rstrip() + "..."

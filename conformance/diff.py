@@ -14,8 +14,15 @@ from . import describe
 from .plan import Edge, Plan, natural_key
 
 
-def compare(expected: Plan, actual: Plan, prefix: str = "") -> list[str]:
-    """Every difference between the expected (golden) plan and the actual one."""
+REJECTION_MATCHES = ("message", "class")
+
+
+def compare(expected: Plan, actual: Plan, prefix: str = "", rejections: str = "message") -> list[str]:
+    """Every difference between the expected (golden) plan and the actual one. A refusal
+    matches one of the same exception class whose message contains the recorded one
+    (`rejections="class"`: the class alone)."""
+    if expected.rejection is not None or actual.rejection is not None:
+        return [prefix + line for line in _rejection(expected.rejection, actual.rejection, rejections)]
     out: list[str] = []
     matched = _edges(expected, actual, out)
     _observer_nodes(expected, actual, matched, out)
@@ -32,6 +39,20 @@ def compare(expected: Plan, actual: Plan, prefix: str = "") -> list[str]:
         else:
             out.extend(compare(expected.standalone[target], actual.standalone[target], f"in standalone module {target}: "))
     return [prefix + line for line in out]
+
+
+def _rejection(expected: tuple[str, str] | None, actual: tuple[str, str] | None, match: str) -> list[str]:
+    """The one line a refusal gives: accepted, refused though accepted, or refused otherwise."""
+    if match not in REJECTION_MATCHES:
+        raise ValueError(f"rejections must be one of {REJECTION_MATCHES}, not {match!r}")
+    if actual is None:
+        return [f"accepts what the oracle rejects: {expected[0]}: {expected[1]}"]
+    if expected is None:
+        return [f"rejects what the oracle accepts: {actual[0]}: {actual[1]}"]
+    recorded = expected[1].removesuffix("...")  # a message cut at describe.MAX_MESSAGE
+    if expected[0] == actual[0] and (match == "class" or recorded in actual[1]):
+        return []
+    return [f"rejects differently: {expected[0]}: {expected[1]} != {actual[0]}: {actual[1]}"]
 
 
 # -- edges and observers ---------------------------------------------------------------

@@ -9,7 +9,7 @@ from torch.fx import GraphModule
 
 from .canonical import _Canonicaliser
 from .plan import Edge
-from .runner import CaseError, original_node_names, release_torch_caches, run_iut
+from .runner import CaseError, Refused, original_node_names, release_torch_caches, run_iut
 
 
 def rule_key(recorded: str) -> tuple[str, bool]:
@@ -43,11 +43,37 @@ def explain_module(gm: GraphModule, names, rules_key: str, indent: str = "") -> 
     return lines, used
 
 
-def explain(case, impl) -> list[str]:
-    """Lines: one per observed edge, then the statement of every rule used."""
+def refusing_rule(frames) -> str:
+    """The rule of the reference that refused: the innermost frame of its traceback that is
+    a rule (a function of a reference module with a docstring; a refusal raised by torch
+    code a rule calls, such as the fuser, is that rule's), as `name: statement [file:function]`."""
+    import importlib
+    from pathlib import Path
+
     import reference
 
-    gm = run_iut(case, impl)
+    root = Path(inspect.getfile(reference)).parent
+    for filename, function in reversed(frames):
+        path = Path(filename)
+        if path.parent != root:
+            continue
+        func = getattr(importlib.import_module(f"reference.{path.stem}"), function, None)
+        if not inspect.isfunction(func) or not inspect.getdoc(func):
+            continue  # a helper nested in a rule (or a generator of one): the rule is further out
+        statement = " ".join(inspect.getdoc(func).split())
+        return f"{function}: {statement} [reference/{path.name}:{function}]"
+    return "(no rule of the reference: raised outside it)"
+
+
+def explain(case, impl) -> list[str]:
+    """Lines: one per observed edge, then the statement of every rule used; for a refusal,
+    what was raised and the rule that raised it."""
+    import reference
+
+    try:
+        gm = run_iut(case, impl)
+    except Refused as exc:
+        return [f"refused: {exc.rejection[0]}: {exc.rejection[1]}", "", "rule:", f"  {refusing_rule(exc.frames)}"]
     try:
         lines, used = explain_module(gm, original_node_names(case), reference.RULES_KEY)
     finally:

@@ -19,6 +19,19 @@ class CaseError(Exception):
         self.detail = detail
 
 
+class Refused(CaseError):
+    """The IUT raised: the case's error, unless the case is a negative one (tag `rejects`),
+    whose plan is then the refusal, `rejection` = (exception class, normalised message)."""
+
+    def __init__(self, message: str, detail: str, rejection: tuple[str, str], frames: tuple = ()):
+        super().__init__(message, detail)
+        self.rejection = rejection
+        self.frames = frames  # (file, function) of each frame of the IUT's traceback, outermost first
+
+
+REJECTS = "rejects"  # the tag of a negative case: the oracle refuses its configuration
+
+
 @dataclass
 class Outcome:
     case_id: str

@@ -89,6 +89,11 @@ class Plan:
     graph: tuple[str, ...] = ()
     # call_module target of a standalone module -> its own plan
     standalone: dict[str, "Plan"] = field(default_factory=dict)
+    # a refusal instead of a prepared model: (exception class, its normalised message); a
+    # plan that records one has no other section (the case is a negative one, tag `rejects`)
+    rejection: tuple[str, str] | None = None
+    # the refusing IUT's traceback and output, for `run --tb` (never written)
+    rejection_detail: str = field(default="", compare=False, repr=False)
 
     # -- derived views -------------------------------------------------------------
 
@@ -122,6 +127,8 @@ class Plan:
                 out.extend(lines)
                 out.append("")
 
+        if self.rejection is not None:
+            section("rejection", [f"exception = {self.rejection[0]}", f"message = {self.rejection[1]}"])
         # each distinct configuration once, the observers that have it on the line under it
         section("observers", _grouped(self.observers, ids_on_one_line=True))
         section(
@@ -274,6 +281,13 @@ def _read_grouped(body: list[str]) -> dict[str, str]:
     return mapping
 
 
+def _read_rejection(plan: Plan, body: list[str]) -> None:
+    pairs = dict(_pairs(body))
+    if set(pairs) != {"exception", "message"}:
+        raise PlanFormatError("[rejection] must hold exactly `exception = ...` and `message = ...`")
+    plan.rejection = (pairs["exception"], pairs["message"])
+
+
 def _read_graph(plan: Plan, body: list[str]) -> None:
     if not body or not body[0].startswith("sha256 = "):
         raise PlanFormatError("[graph] must start with its sha256")
@@ -298,4 +312,5 @@ _SECTION_READERS = {
     "node scopes": lambda p, b: p.scopes.update(_read_grouped(b)),
     "preserved attributes": lambda p, b: p.preserved.update(_pairs(b)),
     "graph": _read_graph,
+    "rejection": _read_rejection,
 }

@@ -1,7 +1,7 @@
 """pytest integration, registered by entry point (`pytest11`): in any project,
 
     pytest --obsconf-impl IUT [--obsconf-expectations FILE] [--obsconf-strict] [--obsconf-timeout S]
-           [--obsconf-convert] [--obsconf-golden-dir DIR] [--obsconf-cases DIR] [-k ...] [-n 2]
+           [--obsconf-convert] [--obsconf-rejections message|class] [--obsconf-golden-dir DIR] [--obsconf-cases DIR] [-k ...] [-n 2]
 
 collects the corpus as test items, one per case id (`conformance/suite.py::test_case[<id>]`).
 A case the expectations file declares to differ or err is an xfail (xpass when it
@@ -40,6 +40,8 @@ def pytest_addoption(parser):
                          "use `obsconf run`, whose workers are killed)")
     group.addoption("--obsconf-convert", action="store_true",
                     help="also convert each case's prepared model and compare it with the oracle's (obsconf run --convert)")
+    group.addoption("--obsconf-rejections", choices=("message", "class"), default=None,
+                    help="how an IUT's refusal must match the oracle's on negative cases (obsconf run --rejections)")
 
 
 def pytest_configure(config):
@@ -69,6 +71,10 @@ def pytest_configure(config):
         from . import runner
 
         runner.CONVERT = True
+    if config.getoption("--obsconf-rejections"):
+        from . import runner
+
+        runner.REJECTION_MATCH = config.getoption("--obsconf-rejections")
     if str(SUITE) not in map(str, config.args):
         config.args.append(str(SUITE))
 

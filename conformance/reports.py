@@ -66,6 +66,16 @@ def counts(verdicts: list[Verdict]) -> dict[str, int]:
     return {k: c[k] for k in COLUMNS}
 
 
+def negative_counts(verdicts: list[Verdict]) -> tuple[int, int]:
+    """(negative cases run, those refused as the oracle refuses): the cases tagged `rejects`."""
+    from . import index
+    from .outcome import REJECTS
+
+    negative = {case_id for case_id, tags in index.entries() if REJECTS in tags}
+    ran = [v for v in verdicts if v.outcome.case_id in negative]
+    return len(ran), sum(v.outcome.status == CONFORM for v in ran)
+
+
 def to_json(verdicts: list[Verdict], impl: str, strict: bool, not_run: list[str], shard: str | None = None) -> str:
     data = {
         "schema": JSON_SCHEMA,
@@ -75,6 +85,7 @@ def to_json(verdicts: list[Verdict], impl: str, strict: bool, not_run: list[str]
         "impl": impl,
         "strict": strict,
         "summary": counts(verdicts),
+        "negative": dict(zip(("cases", "conform"), negative_counts(verdicts))),
         "cases": [_entry(v) for v in verdicts],
     }
     if not_run:  # an interrupted run: these cases have no outcome

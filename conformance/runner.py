@@ -21,7 +21,7 @@ from models import Case, SkipCase
 from . import diff
 from .canonical import canonicalise, canonicalise_within
 from .contract import Implementation
-from .outcome import CONFORM, DIFFER, ERROR, SKIPPED, CaseError, Outcome  # noqa: F401 (re-exported)
+from .outcome import CONFORM, DIFFER, ERROR, REJECTS, SKIPPED, CaseError, Outcome, Refused  # noqa: F401 (re-exported)
 from .golden import GoldenStore, bundled_goldens_torch
 from .plan import Plan
 
@@ -105,7 +105,13 @@ def prepare_case(case: Case, impl: Implementation, keep_inputs: bool = False):
     except Exception as exc:
         if DEBUG_HOOK is not None:
             DEBUG_HOOK(exc)
-        raise CaseError(f"IUT {impl.name!r} raised {_one_line(exc)}", iut_traceback(exc) + output.text()) from None
+        from .describe import exception_class, exception_message
+
+        import traceback
+
+        frames = tuple((f.filename, f.name) for f in traceback.extract_tb(exc.__traceback__))
+        raise Refused(f"IUT {impl.name!r} raised {_one_line(exc)}", iut_traceback(exc) + output.text(),
+                      (exception_class(exc), exception_message(exc)), frames) from None
     if not isinstance(result, GraphModule):
         raise CaseError(
             f"IUT {impl.name!r} returned {type(result).__qualname__}, not a torch.fx.GraphModule", output.text()
@@ -121,6 +127,9 @@ CAPTURE = True
 KEEP_PLANS = False
 # Whether each case is also converted, the IUT's prepared model against the oracle's (`run --convert`).
 CONVERT = False
+# How a refusal is matched with the oracle's, for every IUT (`run --rejections`); None: as
+# each IUT asks (its `rejections`, "message" unless it says "class").
+REJECTION_MATCH = None
 
 
 def iut_traceback(exc: BaseException) -> str:
@@ -191,8 +200,14 @@ def produce_plan(case: Case, impl: Implementation, collect: bool = True, golden:
     """Call the IUT on fresh inputs and canonicalise what it returns. `collect=False`
     leaves the garbage collection to the caller: the fuzzer runs it every so many
     examples. `golden`, this case's golden plan made by torch `golden_torch`, spares
-    the trace for node names when it can (see `canonicalise_result`)."""
-    result = run_iut(case, impl)
+    the trace for node names when it can (see `canonicalise_result`). For a negative case
+    (tag `rejects`) an IUT that raises gives the plan of its refusal."""
+    try:
+        result = run_iut(case, impl)
+    except Refused as exc:
+        if REJECTS not in case.tags:
+            raise
+        return rejection_plan(exc)
     try:
         return canonicalise_result(case, result, golden, golden_torch)
     except Exception as exc:
@@ -202,6 +217,10 @@ def produce_plan(case: Case, impl: Implementation, collect: bool = True, golden:
     finally:
         del result
         release_torch_caches(collect)
+
+
+def rejection_plan(exc: Refused) -> Plan:
+    return Plan(rejection=exc.rejection, rejection_detail=exc.detail)
 
 
 def canonicalise_result(case: Case, result: GraphModule, golden: Plan | None = None,
@@ -254,7 +273,7 @@ def _outcome(case: Case, impl: Implementation, store: GoldenStore) -> Outcome:
         return Outcome(case.id, ERROR, message=str(exc), detail=exc.detail)
     if golden_error is not None:
         return Outcome(case.id, ERROR, message=str(golden_error))
-    differences = diff.compare(expected, actual)
+    differences = diff.compare(expected, actual, rejections=REJECTION_MATCH or impl.rejections)
     if CONVERT and convert_differences is None and not differences:
         return Outcome(case.id, SKIPPED, message=CANNOT_CONVERT)
     convert_detail = ""
@@ -263,6 +282,7 @@ def _outcome(case: Case, impl: Implementation, store: GoldenStore) -> Outcome:
 
         line, convert_detail = summary(convert_differences)
         differences.append(line)
+    convert_detail = convert_detail or (actual.rejection_detail if differences else "")
     if differences and KEEP_PLANS:
         return Outcome(case.id, DIFFER, differences, detail=convert_detail,
                        actual_plan=actual.to_text({"case": case.id, "producer": impl.name}))
@@ -278,7 +298,12 @@ def plan_and_convert(case: Case, impl: Implementation, golden: Plan | None, gold
     from . import converted
     from .contract import ORACLE
 
-    inputs, result = prepare_case(case, impl, keep_inputs=True)
+    try:
+        inputs, result = prepare_case(case, impl, keep_inputs=True)
+    except Refused as exc:
+        if REJECTS not in case.tags:
+            raise
+        return rejection_plan(exc), {}
     try:
         try:
             plan = canonicalise_result(case, result, golden, golden_torch)
@@ -286,6 +311,8 @@ def plan_and_convert(case: Case, impl: Implementation, golden: Plan | None, gold
             raise CaseError(f"cannot canonicalise what IUT {impl.name!r} returned: {_one_line(exc)}") from None
         if case.recipe.meta:
             return plan, None
+        if golden is not None and golden.rejection is not None:
+            return plan, {}  # the oracle refuses the case: there is no model of its to convert
         try:
             oracle_inputs, oracle_result = prepare_case(case, ORACLE, keep_inputs=True)
         except CaseError as exc:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 
-from . import hypothesis_graphs, lstm, patterns, rules, standalone, torchvision_models, user, zoo
+from . import hypothesis_graphs, lstm, negative, patterns, rules, standalone, torchvision_models, user, zoo
 from .configs import DEFAULT_PRESETS, PRESETS
 from .recipe import Case, CaseInputs, ConfigPreset, Recipe, SkipCase
 
-FAMILIES = (torchvision_models, patterns, rules, lstm, standalone, zoo, hypothesis_graphs, user)
+FAMILIES = (torchvision_models, patterns, rules, lstm, standalone, zoo, negative, hypothesis_graphs, user)
 
 __all__ = ["Case", "CaseInputs", "ConfigPreset", "Recipe", "SkipCase", "PRESETS", "all_cases", "all_recipes", "excluded"]
 
@@ -41,7 +41,8 @@ def _all_cases(user_folder) -> tuple[Case, ...]:
         for name in names:
             # a generated case carries its own preset; the rest name one of PRESETS
             preset = name if isinstance(name, ConfigPreset) else PRESETS[name]
-            cases.append(Case(recipe, preset, tags=tuple(dict.fromkeys(recipe.tags + preset.tags))))
+            negative = ("rejects",) if preset.name in recipe.rejects else ()
+            cases.append(Case(recipe, preset, tags=tuple(dict.fromkeys(recipe.tags + preset.tags + negative))))
     ids = [c.id for c in cases]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:

@@ -153,7 +153,10 @@ RECIPES = [
         Embedding,
         lambda: (torch.randint(0, 10, (2, 5)),),
         tags=("embedding",),
-        presets=("x86-static", "qnnpack-static", "x86-dynamic", "native-fp16"),
+        # x86-qat: the default QAT mapping gives nn.Embedding a per-channel symmetric weight
+        # fake-quant, which prepare_qat_fx refuses (Embedding weights requires ... float_qparams)
+        presets=("x86-static", "qnnpack-static", "x86-dynamic", "native-fp16", "x86-qat"),
+        rejects=("x86-qat",),
     ),
     Recipe("patterns", "functional-linear", FunctionalLinear, _vector, tags=("functional", "get_attr", "bias")),
     Recipe(
@@ -166,11 +169,3 @@ RECIPES = [
     Recipe("patterns", "non-tensor-args", NonTensorArgs, _image, tags=("non-tensor-arg", "scalar")),
 ]
 
-
-def excluded() -> list[tuple[str, str]]:
-    """Cases of this family the oracle rejects."""
-    return [
-        ("patterns/embedding/x86-qat", "the default QAT mapping gives nn.Embedding a per-channel symmetric weight "
-         "fake-quant, which prepare_qat_fx rejects (AssertionError: Embedding weights requires a qscheme of "
-         "torch.per_channel_affine_float_qparams)"),
-    ]

@@ -44,6 +44,9 @@ class Recipe:
     presets: tuple | None = None
     # build on the meta device: no weights are materialised (big torchvision models)
     meta: bool = False
+    # names of the presets under which prepare refuses the recipe: negative cases, tag
+    # `rejects`, whose golden records the oracle's exception
+    rejects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

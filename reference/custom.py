@@ -171,3 +171,11 @@ def prepare_standalone_modules(model, matches, qconfigs, modules, config, backen
         observed = prepare(modules[match.last.target], mapping, inputs, is_qat=is_qat, prepare_custom_config=inner_config,
                            backend_config=inner_backend, is_standalone=True)
         set_submodule(modules, match.last.target, observed)
+
+
+def standalone_returns_one_value(graph) -> None:
+    """A standalone module must return one value, not a tuple or dict of them (AssertionError):
+    its parent sees it as one node with one output observer."""
+    output = next(n for n in graph.nodes if n.op == "output")
+    if not hasattr(output.args[0], "op"):
+        raise AssertionError("standalone module only supports returning simple value currently (not tuple, dict etc.)")

@@ -72,7 +72,8 @@ class Placement:
 def needs_observer(produced, produced_dynamic, expected, expected_dynamic, reuse_input, is_first_arg=False) -> bool:
     """Dynamic targets observe only a node's first argument; a reuse-input qconfig observes
     nothing; otherwise an observable expected dtype that differs from the float or
-    quantized dtype produced needs an observer."""
+    quantized dtype produced needs an observer. A dynamic target refuses (AssertionError)
+    a dtype it cannot observe, and an input with no tensor dtype (an int, a float, a bool)."""
     if expected_dynamic:
         if expected not in OBSERVABLE:
             raise AssertionError(f"Expected cur_target_dtype to be torch.float, but got: {expected}")
@@ -146,7 +147,8 @@ def observe_output(p: Placement, node: Node) -> Node | None:
 
 def observe_graph_output(p: Placement, output: Node) -> None:
     """Each value returned by the graph is observed when the node that produced it
-    (not the graph output) expects a non-float input dtype that differs from its output."""
+    (not the graph output) expects a non-float input dtype that differs from its output.
+    A returned constant (not a node, None, or a list, tuple or dict of them) is refused."""
 
     def _visit(value):
         if isinstance(value, Node):

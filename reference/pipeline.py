@@ -23,7 +23,7 @@ from . import custom, observers, sharing
 from .equalization import is_quantized_branch, observe_for_equalization
 from .patterns import find_matches, flatten
 from .qat import swap_qat_modules
-from .qconfig import add_fused_module_types, assign_eager_qconfigs, node_qconfigs
+from .qconfig import add_fused_module_types, assign_eager_qconfigs, mappings_are_mappings, node_qconfigs
 from .state import ObservedGraphModuleAttrs
 from .targets import assign_targets, is_supported
 from .tracing import trace_and_fuse
@@ -54,6 +54,7 @@ def prepare_model(model, qconfig_mapping, example_inputs, *, is_qat=False, prepa
     eq_mapping = copy.deepcopy(_as(QConfigMapping, equalization_config, QConfigMapping))
     preserved = {a: getattr(model, a) for a in config.preserved_attributes if hasattr(model, a)}
     model, scopes = trace_and_fuse(model, config, is_qat, backend_config, is_standalone)
+    mappings_are_mappings(mapping, eq_mapping)
     backend = _as(BackendConfig, backend_config, get_native_backend_config)
 
     add_fused_module_types(model, mapping)
@@ -80,9 +81,7 @@ def prepare_model(model, qconfig_mapping, example_inputs, *, is_qat=False, prepa
     result.meta[RULES_KEY] = p.rules
     record_weight_and_bias_indexes(p)
     if is_standalone:
-        output = next(n for n in result.graph.nodes if n.op == "output")
-        if not hasattr(output.args[0], "op"):
-            raise AssertionError("standalone module only supports returning simple value currently")
+        custom.standalone_returns_one_value(result.graph)
         attrs = result.meta["_observed_graph_module_attrs"]
         attrs.is_observed_standalone_module = True
         attrs.standalone_module_input_quantized_idxs = config.input_quantized_indexes

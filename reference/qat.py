@@ -18,14 +18,18 @@ def swap_qat_modules(model, mapping, backend) -> None:
     replaced by `QAT.from_float`; children are swapped first, and fused modules are swapped
     as one unit. Afterwards QAT classes take their float class's object_type qconfig."""
     classes = qat_classes(backend)
-    _swap_children(model, classes)
+    swap_children(model, classes)
     add_qat_module_types(mapping, classes)
 
 
-def _swap_children(module, classes) -> None:
+def swap_children(module, classes) -> None:
+    """Each child with a qconfig whose class has a QAT class becomes `QAT.from_float(child)`,
+    after its own children (a fused module is one unit). from_float refuses a qconfig its
+    class cannot take: an Embedding's weight fake-quant must be per_channel_affine_float_qparams
+    (AssertionError)."""
     for name, child in list(module.named_children()):
         if not isinstance(child, _FusedModule):
-            _swap_children(child, classes)
+            swap_children(child, classes)
         cls = classes.get(type_before_parametrizations(child))
         if cls is not None and getattr(child, "qconfig", None) is not None:
             module._modules[name] = cls.from_float(child)

@@ -13,7 +13,7 @@ from collections import defaultdict
 import torch
 from torch.ao.nn.intrinsic import _FusedModule
 from torch.ao.quantization import FakeQuantizeBase, ObserverBase
-from torch.ao.quantization.observer import _PartialWrapper
+from torch.ao.quantization.observer import MovingAveragePerChannelMinMaxObserver, PerChannelMinMaxObserver, _PartialWrapper
 from torch.ao.quantization.qconfig import _add_module_to_qconfig_obs_ctr, qconfig_equals
 from torch.ao.quantization.qconfig_mapping import QConfigMapping
 from torch.fx import GraphModule
@@ -23,6 +23,16 @@ from torch.nn.utils.parametrize import type_before_parametrizations
 def parent_name(name: str) -> str:
     """`a.b` for `a.b.c`; `` for a top-level name."""
     return name.rpartition(".")[0]
+
+
+def mappings_are_mappings(mapping, equalization_mapping) -> None:
+    """The qconfig mapping, then the equalization mapping, must each be a QConfigMapping (or
+    its dict form, read before tracing): anything else is refused (AssertionError), after
+    tracing and fusion, which do not read them."""
+    if not isinstance(mapping, QConfigMapping):
+        raise AssertionError("qconfig_mapping must be a QConfigMapping")
+    if not isinstance(equalization_mapping, QConfigMapping):
+        raise AssertionError("_equalization_config must be a QConfigMapping")
 
 
 def add_fused_module_types(model: GraphModule, mapping: QConfigMapping) -> None:
@@ -60,12 +70,24 @@ def assign_eager_qconfigs(module, mapping: QConfigMapping, config, inherited=Non
     qconfig already set on a module wins. Non-traceable children are not visited."""
     flat = {"": mapping.global_qconfig, **mapping.object_type_qconfigs, **mapping.module_name_qconfigs}
     qconfig = flat.get(prefix, flat.get(type_before_parametrizations(module), inherited))
-    qconfig = on_module_device(getattr(module, "qconfig", qconfig), module)
+    qconfig = getattr(module, "qconfig", qconfig)
+    refuse_per_channel_conv_transpose(qconfig, module)
+    qconfig = on_module_device(qconfig, module)
     module.qconfig = qconfig
     for name, child in module.named_children():
         if name in config.non_traceable_module_names or type(child) in config.non_traceable_module_classes:
             continue
         assign_eager_qconfigs(child, mapping, config, qconfig, f"{prefix}.{name}" if prefix else name)
+
+
+def refuse_per_channel_conv_transpose(qconfig, module) -> None:
+    """A ConvTranspose1d/2d/3d whose eager qconfig builds a per-channel weight observer is
+    refused (AssertionError): there is no per-channel quantized transposed convolution."""
+    conv_transpose = (torch.nn.ConvTranspose1d, torch.nn.ConvTranspose2d, torch.nn.ConvTranspose3d)
+    if qconfig is None or qconfig.weight is None or not isinstance(module, conv_transpose):
+        return
+    if isinstance(qconfig.weight(), (PerChannelMinMaxObserver, MovingAveragePerChannelMinMaxObserver)):
+        raise AssertionError("Per channel weight observer is not supported yet for ConvTranspose{n}d.")
 
 
 def module_qconfig(mapping: QConfigMapping, object_type, module_name: str, fallback):

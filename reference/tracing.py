@@ -44,7 +44,10 @@ def opaque_modules(config: PrepareCustomConfig, is_standalone: bool) -> tuple[li
 
 
 def trace_and_fuse(model, config: PrepareCustomConfig, is_qat: bool, backend_config, is_standalone: bool):
-    """Trace with the quantization tracer, then fuse: returns (graph module, node name -> scope)."""
+    """Trace with the quantization tracer, then fuse: returns (graph module, node name -> scope).
+    Fusion refuses what torch's fuser cannot fuse: ConvTranspose + BatchNorm in QAT, conv or
+    linear + BatchNorm with add or leaky_relu in train mode, and onednn's linear with a
+    functional activation (its fuser method takes modules only)."""
     swap_float_functional(model)
     tracer = QuantizationTracer(*opaque_modules(config, is_standalone))
     traced = GraphModule(model, tracer.trace(model))

@@ -383,3 +383,39 @@ def split_first_shared_observer(model, qconfig_mapping, example_inputs, **kwargs
     victim = next(n for n in nodes if count[id(modules[str(n.target)])] > 1)
     setattr(gm, str(victim.target), copy.deepcopy(modules[str(victim.target)]))
     return gm
+
+
+# -- refusals (negative cases, tag `rejects`) ------------------------------------------------
+
+
+def never_refuses(model, qconfig_mapping, example_inputs, **kwargs):
+    """The oracle, but where it raises, the traced float model is returned instead."""
+    pristine = copy.deepcopy(model)
+    try:
+        return oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    except Exception:
+        return torch.fx.symbolic_trace(pristine)
+
+
+def refuses_with_another_class(model, qconfig_mapping, example_inputs, **kwargs):
+    """The oracle, but every refusal becomes a RuntimeError with the same message."""
+    try:
+        return oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    except Exception as exc:
+        raise RuntimeError(str(exc)) from None
+
+
+def refuses_in_its_own_words(model, qconfig_mapping, example_inputs, **kwargs):
+    """The oracle, but every refusal keeps its class and says something else."""
+    try:
+        return oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
+    except Exception as exc:
+        raise type(exc)("this configuration is not supported") from None
+
+
+def refuses_in_its_own_words_by_class(model, qconfig_mapping, example_inputs, **kwargs):
+    """refuses_in_its_own_words, asking to be matched by exception class alone."""
+    return refuses_in_its_own_words(model, qconfig_mapping, example_inputs, **kwargs)
+
+
+refuses_in_its_own_words_by_class.obsconf_rejections = "class"
