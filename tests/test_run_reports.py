@@ -196,7 +196,8 @@ def test_the_readme_example_runs_green_and_turns_red_without_its_expectation(tmp
     args = ["run", "--impl", "cat_unshared:prepare", "--family", "patterns", "--strict", "--quiet-progress"]
     assert main([*args, "--expectations", "expectations.toml", "--junit", str(tmp_path / "r.xml")]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
-        "46 conform, 0 differ, 0 error, 0 skipped, 3 expected, 0 xpass, 0 unused expectation(s)")
+        "47 conform, 0 differ, 0 error, 0 skipped, 3 expected, 0 xpass, 0 unused expectation(s); "
+        "negative cases: 1 of 1 refused as the oracle refuses")
     (tmp_path / "none.toml").write_text("")
     assert main([*args, "--expectations", str(tmp_path / "none.toml")]) == 1
     out = capsys.readouterr().out
