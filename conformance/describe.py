@@ -306,11 +306,42 @@ def exception_class(exc: BaseException) -> str:
     return cls.__qualname__ if cls.__module__ == "builtins" else qualname(cls)
 
 
+_ANGLED = re.compile(r"<[^<>]*>")
+_CLASS_CALL = re.compile(r"\b[A-Z]\w*\(")
+
+
+def _without_object_reprs(text: str) -> str:
+    """`<...>` for each `<class 'x.Y'>` / `<built-in ...>`, `Name(...)` for each module or
+    config repr such as `BatchNorm2d(4, eps=1e-05, ...)`: their spelling changes between
+    releases (a new constructor argument, a moved class) while the refusal does not."""
+    while True:
+        reduced = _ANGLED.sub("<...>", text)
+        if reduced == text:
+            break
+        text = reduced.replace("<...>", "\0")  # keep reduced spans from matching again
+    text = text.replace("\0", "<...>")
+    out, i = [], 0
+    for match in _CLASS_CALL.finditer(text):
+        if match.start() < i:
+            continue  # inside a repr already elided
+        depth, j = 0, match.end() - 1
+        while j < len(text):
+            depth += {"(": 1, ")": -1}.get(text[j], 0)
+            if depth == 0:
+                break
+            j += 1
+        if j == len(text):
+            break  # unbalanced (a cut repr): leave the rest as it is
+        out.append(text[i:match.end()] + "...)")
+        i = j + 1
+    return "".join(out) + text[i:]
+
+
 def exception_message(exc: BaseException) -> str:
     """The stable part of a refusal's message: its first non-empty line, without memory
-    addresses (`<Foo object at 0x7f..>` -> `<Foo object>`) or folders of file paths, cut
-    at MAX_MESSAGE characters (torch appends whole qconfig reprs to some)."""
+    addresses, folders of file paths or object reprs (`<...>`, `BatchNorm2d(...)`), cut at
+    MAX_MESSAGE characters."""
     text = str(exc) if not isinstance(exc, KeyError) or not exc.args else str(exc.args[0])
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    line = _PATH.sub(r"\1", _ADDRESS.sub("", line))
+    line = _without_object_reprs(_PATH.sub(r"\1", _ADDRESS.sub("", line)))
     return line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE].rstrip() + "..."
