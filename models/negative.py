@@ -82,6 +82,30 @@ class LinearOfSize(nn.Module):
         return self.linear(x.size(0))
 
 
+class LinearOfViewSize(nn.Module):
+    """The same, of a size that also shapes a view: prepare types it int, as view's argument."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(1, 4)
+
+    def forward(self, x):
+        n = x.size(0)
+        return x.view(n, -1), self.linear(n)
+
+
+class LinearOfMask(nn.Module):
+    """A dynamic linear applied to the bool mask of a masked_fill: prepare types it bool."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 4)
+
+    def forward(self, x):
+        mask = x > 0
+        return x.masked_fill(mask, 0.0), self.linear(mask)
+
+
 class Linear(nn.Module):
     def __init__(self):
         super().__init__()
@@ -115,7 +139,11 @@ RECIPES = [
     negative("returns-constant", ReturnsConstant, _vector, "x86-static", tags=("graph-output",)),
     negative("standalone-returns-tuple", WithStandalone, _vector, "x86-static", tags=("standalone",),
              prepare_custom_config=_sub_standalone),
-    negative("dynamic-linear-of-an-int", LinearOfSize, _vector, "x86-dynamic", tags=("dynamic", "non-tensor-arg")),
+    # a dynamic input with no tensor dtype: untyped (None), int, bool (_DO_NOT_OBS_DTYPE_LIST)
+    negative("dynamic-linear-of-a-size", LinearOfSize, _vector, "x86-dynamic", tags=("dynamic", "non-tensor-arg")),
+    negative("dynamic-linear-of-a-view-size", LinearOfViewSize, _vector, "x86-dynamic",
+             tags=("dynamic", "non-tensor-arg")),
+    negative("dynamic-linear-of-a-mask", LinearOfMask, _vector, "x86-dynamic", tags=("dynamic", "bool-arg")),
     # a mapping that is neither a QConfigMapping nor its dict form
     negative("qconfig-mapping-a-list", Linear, _vector, _preset("x86-list-mapping", lambda: [default_qconfig]),
              tags=("malformed-config",)),
