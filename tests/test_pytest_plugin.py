@@ -100,3 +100,21 @@ def test_the_plugins_convert_option_checks_the_converted_models(project):
     assert code == 1, out + err
     assert re.search(r"1 failed, 1 passed", out), out
     assert "weight and bias arguments of linear" in out and "convert (convert_to_reference_fx, uncalibrated)" in out
+
+
+def test_rejections_class_loosens_refusals_for_the_plugin(tmp_path):
+    """--obsconf-rejections class: an IUT that words its refusals its own way passes the
+    negative cases; without it they fail naming both messages."""
+    (tmp_path / "own_words.py").write_text(
+        "from conformance.contract import oracle_prepare\n\n"
+        "def prepare(model, qconfig_mapping, example_inputs, **kwargs):\n"
+        "    try:\n"
+        "        return oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)\n"
+        "    except Exception as exc:\n"
+        "        raise type(exc)('not supported here') from None\n")
+    args = ["--obsconf-impl", "own_words:prepare", "-k", "negative/ or zoo/onednn/nn.ConvTranspose2d/"]
+    code, out, _ = _pytest_raw(tmp_path, *args)
+    assert code == 1 and "rejects differently: AssertionError: Per channel weight" in out, out
+    code, out, _ = _pytest_raw(tmp_path, *args, "--obsconf-rejections", "class")
+    assert code == 0, out
+    assert re.search(r"\b12 passed", out), out
