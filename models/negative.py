@@ -18,11 +18,21 @@ from torch.ao.quantization.backend_config.x86 import get_x86_backend_config
 from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
 from torch.ao.quantization.qconfig import default_per_channel_qconfig
 
+from .patterns import Linear
 from .recipe import ConfigPreset, Recipe
+from .standalone import ConvReLU
 
 
 def _vector():
     return (torch.randn(2, 4),)
+
+
+def _vector8():
+    return (torch.randn(2, 8),)
+
+
+def _image4():
+    return (torch.randn(1, 4, 4, 4),)
 
 
 def _image():
@@ -106,25 +116,6 @@ class LinearOfMask(nn.Module):
         return x.masked_fill(mask, 0.0), self.linear(mask)
 
 
-class Linear(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.linear = nn.Linear(4, 4)
-
-    def forward(self, x):
-        return self.linear(x)
-
-
-class ConvReLU(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 3, 1)
-        self.relu = nn.ReLU()
-
-    def forward(self, x):
-        return self.relu(self.conv(x))
-
-
 class ConvTranspose(nn.Module):
     def __init__(self):
         super().__init__()
@@ -145,19 +136,19 @@ RECIPES = [
              tags=("dynamic", "non-tensor-arg")),
     negative("dynamic-linear-of-a-mask", LinearOfMask, _vector, "x86-dynamic", tags=("dynamic", "bool-arg")),
     # a mapping that is neither a QConfigMapping nor its dict form
-    negative("qconfig-mapping-a-list", Linear, _vector, _preset("x86-list-mapping", lambda: [default_qconfig]),
+    negative("qconfig-mapping-a-list", Linear, _vector8, _preset("x86-list-mapping", lambda: [default_qconfig]),
              tags=("malformed-config",)),
-    negative("equalization-config-a-list", Linear, _vector,
+    negative("equalization-config-a-list", Linear, _vector8,
              _preset("x86-list-equalization", lambda: get_default_qconfig_mapping("x86"), ("equalization",),
                      equalization_config=lambda: [default_qconfig]),
              tags=("malformed-config", "equalization")),
     # the dict form's object_type entries are (type, qconfig) pairs
-    negative("qconfig-dict-one-element-entry", Linear, _vector,
+    negative("qconfig-dict-one-element-entry", Linear, _vector8,
              _preset("x86-dict-bad-entry", lambda: {"": default_qconfig, "object_type": [(nn.Linear,)]},
                      ("dict-configs",)),
              tags=("malformed-config",)),
     # conv and relu fuse into ConvReLU2d, which needs one qconfig for both parts
-    negative("fused-parts-disagree", ConvReLU, _image,
+    negative("fused-parts-disagree", ConvReLU, _image4,
              _preset("x86-conv-relu-disagree", lambda: QConfigMapping().set_object_type(nn.Conv2d, default_qconfig)
                      .set_object_type(nn.ReLU, get_default_qconfig("qnnpack"))),
              tags=("fused", "object_type")),
