@@ -224,10 +224,10 @@ class _Canonicaliser:
         plan.state["output_quantized_indexes"] = describe.value(list(getattr(config, "output_quantized_indexes", [])))
         # a standalone module's is not recorded: convert_standalone_module converts it without a
         # qconfig mapping, so nothing reads the one stored in it (docs/convert-inventory.md, item 5)
-        if not self.standalone and self.given_mapping is not None:
-            plan.state["qconfig_mapping"] = describe.mapping_changes(self.given_mapping, attrs.qconfig_mapping)
-        elif not self.standalone:
-            plan.state["qconfig_mapping"] = describe.qconfig_mapping_digest(attrs.qconfig_mapping)
+        if not self.standalone:
+            plan.state["qconfig_mapping"] = (
+                describe.mapping_changes(self.given_mapping, attrs.qconfig_mapping) if self.given_mapping is not None
+                else describe.qconfig_mapping_digest(attrs.qconfig_mapping))
         scopes = attrs.node_name_to_scope or {}
         for node in self.nodes:
             if self.is_obs[node] or node.op in ("placeholder", "output"):

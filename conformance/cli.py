@@ -23,7 +23,7 @@ from .cases_folder import UserCasesError
 from .contract import ImplementationError, load
 from .golden import GoldenError, GoldenStore, write_atomic
 from .ledger import DEFAULT_LEDGER, Ledger, LedgerError
-from .outcome import CONFORM, DIFFER, ERROR, SKIPPED, CaseError, Outcome
+from .outcome import CONFORM, DIFFER, ERROR, REJECTION_MATCHES, SKIPPED, CaseError, Outcome
 
 
 class UsageError(Exception):
@@ -156,7 +156,7 @@ def quick_tier() -> dict[str, str]:
 
 
 def select_run(args):
-    """The cases of a run: -k, then --family/--backend/--preset/--tag (each repeatable, any
+    """The cases of a run: -k and --tag, then --family/--backend/--preset (each repeatable, any
     of them matches), then --last-failed (only those) or --failed-first (those first)."""
     from .reports import backend_of, family_of
 
@@ -167,7 +167,7 @@ def select_run(args):
             args.shard = "{}/{}".format(*shard.parse(args.shard))  # one spelling in reports
         except shard.ShardError as exc:
             raise UsageError(str(exc)) from None
-    cases = select(args.k)
+    cases = select(args.k, args.tag)
     if args.quick:
         why = quick_tier()
         cases = [c for c in cases if c.id in why]
@@ -179,8 +179,6 @@ def select_run(args):
     for wanted, key in filters:
         if wanted:
             cases = [c for c in cases if key(c) in wanted]
-    if args.tag:
-        cases = [c for c in cases if set(args.tag) & set(c.tags)]
     if not cases:
         raise UsageError("no case matches the selection (see `obsconf list --tags`)")
     if args.shard:
@@ -233,7 +231,7 @@ def isolation_settings(args) -> tuple[int, float | None, int | None]:
 
 
 def cmd_run(args) -> int:
-    select_ids(args.k)  # a -k that matches nothing is told before torch loads
+    select_ids(args.k, args.tag)  # a -k or --tag that matches nothing is told before torch loads
     from models import all_cases
 
     from . import reports
@@ -932,7 +930,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(convert_to_reference_fx, convert_fx, with the qconfig mapping, _convert_equalization_ref) "
                         "and compare the quantized models (needs torch's own prepare; cases built on the meta device "
                         "are skipped)")
-    p.add_argument("--rejections", choices=("message", "class"), default=None,
+    p.add_argument("--rejections", choices=REJECTION_MATCHES, default=None,
                    help="on negative cases (tag rejects), how the IUT's refusal must match the oracle's: the same "
                         "exception class and a message containing the oracle's (message, the default), or the class "
                         "alone (class, for an IUT that words its errors its own way; one IUT can ask for it with "

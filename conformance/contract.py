@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from typing import TYPE_CHECKING
 
+from .outcome import REJECTION_MATCHES
+
 if TYPE_CHECKING:  # torch loads when an IUT is called, not when one is named
     from torch.fx import GraphModule
 
@@ -100,6 +102,7 @@ def load(spec: str, what: str = "IUT") -> Implementation:
     if not callable(target):
         raise ImplementationError(f"{what} {spec!r}: {attr} is not callable")
     rejections = getattr(target, "obsconf_rejections", "message")
-    if rejections not in ("message", "class"):
-        raise ImplementationError(f"{what} {spec!r}: obsconf_rejections must be 'message' or 'class', not {rejections!r}")
+    if rejections not in REJECTION_MATCHES:
+        raise ImplementationError(f"{what} {spec!r}: obsconf_rejections must be one of {REJECTION_MATCHES}, "
+                                  f"not {rejections!r}")
     return Implementation(spec, target, rejections)

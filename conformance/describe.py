@@ -314,11 +314,9 @@ def _without_object_reprs(text: str) -> str:
     """`<...>` for each `<class 'x.Y'>` / `<built-in ...>`, `Name(...)` for each module or
     config repr such as `BatchNorm2d(4, eps=1e-05, ...)`: their spelling changes between
     releases (a new constructor argument, a moved class) while the refusal does not."""
-    while True:
-        reduced = _ANGLED.sub("<...>", text)
-        if reduced == text:
-            break
-        text = reduced.replace("<...>", "\0")  # keep reduced spans from matching again
+    reduced = _ANGLED.sub("\0", text)  # innermost spans first; "\0" holds no angle bracket
+    while reduced != text:
+        text, reduced = reduced, _ANGLED.sub("\0", reduced)
     text = text.replace("\0", "<...>")
     out, i = [], 0
     for match in _CLASS_CALL.finditer(text):

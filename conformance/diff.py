@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from . import describe
+from .outcome import REJECTION_MATCHES
 from .plan import Edge, Plan, natural_key
-
-
-REJECTION_MATCHES = ("message", "class")
 
 
 def compare(expected: Plan, actual: Plan, prefix: str = "", rejections: str = "message") -> list[str]:

@@ -30,6 +30,8 @@ class Refused(CaseError):
 
 
 REJECTS = "rejects"  # the tag of a negative case: the oracle refuses its configuration
+# how an IUT's refusal is matched with the oracle's: same class and message, or class alone
+REJECTION_MATCHES = ("message", "class")
 
 
 @dataclass

@@ -21,6 +21,7 @@ import pytest
 
 from .contract import ImplementationError, load
 from .golden import GoldenError, GoldenStore
+from .outcome import REJECTION_MATCHES
 
 SUITE = Path(__file__).with_name("suite.py")
 
@@ -40,7 +41,7 @@ def pytest_addoption(parser):
                          "use `obsconf run`, whose workers are killed)")
     group.addoption("--obsconf-convert", action="store_true",
                     help="also convert each case's prepared model and compare it with the oracle's (obsconf run --convert)")
-    group.addoption("--obsconf-rejections", choices=("message", "class"), default=None,
+    group.addoption("--obsconf-rejections", choices=REJECTION_MATCHES, default=None,
                     help="how an IUT's refusal must match the oracle's on negative cases (obsconf run --rejections)")
 
 

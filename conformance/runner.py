@@ -205,9 +205,7 @@ def produce_plan(case: Case, impl: Implementation, collect: bool = True, golden:
     try:
         result = run_iut(case, impl)
     except Refused as exc:
-        if REJECTS not in case.tags:
-            raise
-        return rejection_plan(exc)
+        return rejection_plan(case, exc)
     try:
         return canonicalise_result(case, result, golden, golden_torch)
     except Exception as exc:
@@ -219,7 +217,11 @@ def produce_plan(case: Case, impl: Implementation, collect: bool = True, golden:
         release_torch_caches(collect)
 
 
-def rejection_plan(exc: Refused) -> Plan:
+def rejection_plan(case: Case, exc: Refused) -> Plan:
+    """The plan of the IUT's refusal of a negative case; for any other case its raise is
+    the case's error (`exc` raised again)."""
+    if REJECTS not in case.tags:
+        raise exc
     return Plan(rejection=exc.rejection, rejection_detail=exc.detail)
 
 
@@ -301,9 +303,7 @@ def plan_and_convert(case: Case, impl: Implementation, golden: Plan | None, gold
     try:
         inputs, result = prepare_case(case, impl, keep_inputs=True)
     except Refused as exc:
-        if REJECTS not in case.tags:
-            raise
-        return rejection_plan(exc), {}
+        return rejection_plan(case, exc), {}
     try:
         try:
             plan = canonicalise_result(case, result, golden, golden_torch)

@@ -167,19 +167,12 @@ def test_explain_names_the_rule_that_refused(capsys):
 
 
 def test_the_ledger_and_expectations_take_rejection_outcomes(tmp_path, capsys):
-    import sys
-
     from conformance.expectations import Expectations
-    from conformance.ledger import Ledger
     from conformance.outcome import Outcome
-
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
+    from tests.test_ledger import _ledger
 
     accepts = f"accepts what the oracle rejects: {PER_CHANNEL}"
-    ledger = Ledger.parse(tomllib.loads('''
+    ledger = _ledger('''
 [[divergence]]
 id = "accepts-per-channel-conv-transpose"
 torch = "<2.1"
@@ -187,7 +180,7 @@ cases = ["zoo/onednn/nn.ConvTranspose*"]
 outcome = "differs"
 differences = ["accepts what the oracle rejects: AssertionError: Per channel weight observer*"]
 change = "made up for the test"
-'''), "2.0.1", "test.toml")
+''', "2.0.1")
     assert ledger.judge(Outcome(CONV_TRANSPOSE_ONEDNN, DIFFER, [accepts])).ok
     assert not ledger.judge(Outcome(CONV_TRANSPOSE_ONEDNN, DIFFER, [
         "rejects differently: AssertionError: Per channel ... != RuntimeError: x"])).ok
