@@ -521,15 +521,17 @@ def cmd_fuzz(args) -> int:
     from . import fuzz
 
     impl, against = load(args.impl), load(args.against)
-    if args.freeze:
-        fuzz.freeze_sample(args.freeze, args.seed if args.seed is not None else 0, against, args.max_nodes)
+    if args.freeze or args.negatives:
+        fuzz.freeze_sample(args.freeze, args.seed if args.seed is not None else 0, against, args.max_nodes,
+                           negatives=args.negatives)
         return 0
     last = [0.0]
 
     def progress(report):
         if report.seconds - last[0] >= 10:
             last[0] = report.seconds
-            print(f"  ... {report.compared} compared, {report.rejected} rejected, {report.rate:.1f} examples/s", flush=True)
+            print(f"  ... {report.compared} compared ({report.refused} refused by {against.name}), "
+                  f"{report.rate:.1f} examples/s", flush=True)
 
     try:
         report = fuzz.fuzz(impl, against, args.examples, args.seed, args.profile, args.max_nodes, progress)
@@ -1027,6 +1029,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-pending", action="store_true", help="do not write a divergence as a pending case")
     p.add_argument("--freeze", type=int, default=0, metavar="N",
                    help="instead, write N generated cases the --against side accepts into models/generated/")
+    p.add_argument("--negatives", type=int, default=0, metavar="M",
+                   help="instead (or beside --freeze N), write up to M generated cases the --against side "
+                        "refuses into models/generated/, as negative cases")
     p.set_defaults(func=cmd_fuzz)
 
     p = generated(sub.add_parser("invariants", help="metamorphic invariants on generated graphs (no oracle)"))

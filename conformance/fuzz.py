@@ -2,10 +2,15 @@
 other IUT), Hypothesis shrinking a divergence to a small graph, and the pending-case
 workflow that freezes it into the corpus.
 
+Refusals are outcomes here as in the corpus: both sides refusing alike (diff.compare's
+rule) agree; one refusing alone, or with another exception, is a divergence that
+Hypothesis shrinks like any other.
+
 A divergence is written to `models/generated/pending/<digest>.json` (the spec, the seed,
-the torch version, what differed) beside `<digest>.plan` (the oracle's plan);
-`obsconf regen --accept` re-derives the golden from the oracle and moves the case into
-the frozen `hypothesis` family.
+the torch version, what differed; `"rejects": true` when the oracle refuses it) beside
+`<digest>.plan` (the oracle's plan or refusal); `obsconf regen --accept` re-derives the
+golden from the oracle and moves the case into the frozen `hypothesis` family, a
+negative case where the oracle refuses it.
 """
 
 from __future__ import annotations
@@ -45,36 +50,46 @@ class Divergence:
 
 @dataclass
 class FuzzReport:
-    compared: int = 0  # examples both sides prepared and compared
-    rejected: int = 0  # examples the reference side (`against`) rejects: not valid cases
+    compared: int = 0  # examples compared: both sides prepared or refused them
+    refused: int = 0  # of those, examples the expected side (`against`) refused
+    unusable: int = 0  # examples `against` could not run at all (cannot build, cannot canonicalise)
     seconds: float = 0.0
     divergence: Divergence | None = None
     pending: Path | None = None
     notes: list[str] = field(default_factory=list)
+    against: str = "torch"  # the expected side's name
 
     @property
     def rate(self) -> float:
-        return (self.compared + self.rejected) / self.seconds if self.seconds else 0.0
+        return (self.compared + self.unusable) / self.seconds if self.seconds else 0.0
 
     def summary(self) -> str:
         found = "1 divergence" if self.divergence else "no divergence"
-        return (f"{self.compared} compared, {self.rejected} rejected by the reference side, {found}, "
-                f"{self.seconds:.1f} s ({self.rate:.1f} examples/s)")
+        return (f"{self.compared} compared ({self.refused} of them refused by {self.against}), "
+                f"{self.unusable} unusable, {found}, {self.seconds:.1f} s ({self.rate:.1f} examples/s)")
+
+
+def _differential(spec: dict, impl: Implementation, against: Implementation) -> tuple[list[str] | None, bool]:
+    """(differences, whether `against` refused the case); differences None when `against`
+    cannot run the case at all."""
+    case = graphs.to_case(spec)
+    try:
+        expected = produce_plan(case, against, collect=False, any_refusal=True)
+    except CaseError:
+        return None, False
+    refused = expected.rejection is not None
+    try:
+        actual = produce_plan(case, impl, collect=False, any_refusal=True)
+    except CaseError as exc:
+        return [f"{exc} where {against.name!r} {'refused' if refused else 'prepared'} the case"], refused
+    return diff.compare(expected, actual, rejections=impl.rejections), refused
 
 
 def differential(spec: dict, impl: Implementation, against: Implementation) -> list[str] | None:
-    """The differences between `against` (expected) and `impl` on one generated case;
-    None when `against` cannot prepare it (the spec is not a valid case for it)."""
-    case = graphs.to_case(spec)
-    try:
-        expected = produce_plan(case, against, collect=False)
-    except CaseError:
-        return None
-    try:
-        actual = produce_plan(case, impl, collect=False)
-    except CaseError as exc:
-        return [f"{exc} where {against.name!r} prepared the case"]
-    return diff.compare(expected, actual)
+    """The differences between `against` (expected) and `impl` on one generated case,
+    refusals judged as in the corpus (the IUT's own `rejections` match); None when
+    `against` cannot run it at all (the spec is not a valid case for it)."""
+    return _differential(spec, impl, against)[0]
 
 
 def profile_settings(profile: str, examples: int | None, seed: int | None) -> settings:
@@ -100,18 +115,19 @@ def fuzz(
     """Compare `impl` with `against` on generated cases until `examples` were compared
     or one differs; a divergence comes back shrunk (Hypothesis replays the minimal
     failing example last, so the last one recorded is the shrunk one)."""
-    report = FuzzReport()
+    report = FuzzReport(against=against.name)
     start = time.perf_counter()
 
     def check(spec):
-        if (report.compared + report.rejected) % GC_EVERY == GC_EVERY - 1:
+        if (report.compared + report.unusable) % GC_EVERY == GC_EVERY - 1:
             gc.collect()
-        differences = differential(spec, impl, against)
+        differences, refused = _differential(spec, impl, against)
         report.seconds = time.perf_counter() - start
         if differences is None:
-            report.rejected += 1
+            report.unusable += 1
             reject()
         report.compared += 1
+        report.refused += refused
         if progress is not None:
             progress(report)
         if differences:
@@ -144,30 +160,35 @@ def spec_text(spec: dict) -> str:
         lines.append(f' "found": {one(spec["found"])},')
     lines += [' "graph": {', f'  "inputs": {one(graph["inputs"])},', '  "nodes": [']
     lines += [f"   {one(node)}{',' if i < len(graph['nodes']) - 1 else ''}" for i, node in enumerate(graph["nodes"])]
-    lines += ["  ],", f'  "outputs": {one(graph["outputs"])}', " }", "}"]
+    lines += ["  ],", f'  "outputs": {one(graph["outputs"])}', " }," if spec.get("rejects") else " }"]
+    lines += [' "rejects": true', "}"] if spec.get("rejects") else ["}"]
     return "\n".join(lines) + "\n"
 
 
-def oracle_plan_text(case) -> str | None:
-    """The golden text the oracle gives this case, or None when it rejects it."""
+def oracle_golden(case) -> tuple[str, bool] | None:
+    """(the golden text the oracle gives this case, whether that is a refusal), or None
+    when the oracle cannot run it at all."""
     try:
-        plan = produce_plan(case, load("torch"))
+        plan = produce_plan(case, load("torch"), any_refusal=True)
     except CaseError:
         return None
-    return plan.to_text(golden_header(case.id))
+    return plan.to_text(golden_header(case.id)), plan.rejection is not None
 
 
 def write_pending(divergence: Divergence, found: dict, folder: Path | None = None) -> Path:
-    """Write the shrunk divergence as a pending case; returns the JSON file's path."""
+    """Write the shrunk divergence as a pending case (a negative one where the oracle
+    refuses it); returns the JSON file's path."""
     folder = folder or hypothesis_graphs.PENDING_DIR
     spec = {"graph": divergence.spec["graph"], "config": divergence.spec["config"]}
     name = graphs.spec_digest(spec)
     spec["found"] = {**found, "torch": torch.__version__, "differences": divergence.differences}
+    made = oracle_golden(graphs.to_case(spec, FAMILY, name=name))
+    if made is not None and made[1]:
+        spec["rejects"] = True
     path = folder / f"{name}.json"
     write_atomic(path, spec_text(spec))
-    golden = oracle_plan_text(graphs.to_case(spec, FAMILY, name=name))
-    if golden is not None:
-        write_atomic(folder / f"{name}.plan", golden)
+    if made is not None:
+        write_atomic(folder / f"{name}.plan", made[0])
     return path
 
 
@@ -175,30 +196,35 @@ def accept_pending(folder: Path | None = None, frozen: Path | None = None, store
                    say: Callable[[str], None] = print) -> tuple[int, int]:
     """Promote every pending case into the frozen family: the golden is made again by
     the oracle (a pending plan that differs from it is reported, the new one wins) and
-    written with the spec; a pending case the oracle rejects stays pending. Returns
-    (accepted, failed)."""
+    written with the spec, marked negative exactly when the oracle refuses it; a pending
+    case the oracle cannot run at all stays pending. Returns (accepted, failed)."""
     folder = folder or hypothesis_graphs.PENDING_DIR
     frozen = frozen or hypothesis_graphs.FROZEN_DIR
     store = store or GoldenStore()
     accepted = failed = 0
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
-            _, case = load_case(path)
+            spec, case = load_case(path)
         except graphs.SpecError as exc:
             say(f"ERROR {exc}")
             failed += 1
             continue
-        golden = oracle_plan_text(case)
+        made = oracle_golden(case)
         case_id = case.id
-        if golden is None:
-            say(f"ERROR {case_id}: the oracle cannot prepare it; left in {path}")
+        if made is None:
+            say(f"ERROR {case_id}: the oracle cannot run it; left in {path}")
             failed += 1
             continue
+        golden, refuses = made
         pending_plan = path.with_suffix(".plan")
         if pending_plan.is_file() and pending_plan.read_text(encoding="utf-8") != golden:
             say(f"NOTE {case_id}: the oracle's plan differs from the pending one (recorded under another torch?); "
                 "the new one is written")
-        write_atomic(frozen / path.name, path.read_text(encoding="utf-8"))
+        if refuses != bool(spec.get("rejects")):
+            say(f"NOTE {case_id}: the oracle {'refuses' if refuses else 'accepts'} it now; frozen as a "
+                f"{'negative' if refuses else 'positive'} case")
+        spec["rejects"] = refuses
+        write_atomic(frozen / path.name, spec_text(spec))
         store.write(case_id, golden)
         path.unlink()
         if pending_plan.is_file():
@@ -208,29 +234,60 @@ def accept_pending(folder: Path | None = None, frozen: Path | None = None, store
     return accepted, failed
 
 
-def freeze_sample(count: int, seed: int, against: Implementation, max_nodes: int = 12, frozen: Path | None = None,
-                  say: Callable[[str], None] = print) -> int:
-    """Write `count` generated cases that `against` can prepare into the frozen family
-    (spec files only: `obsconf regen -k hypothesis/` makes their goldens)."""
-    written: dict[str, dict] = {}
+# Examples drawn per negative case wanted: the oracle refuses about 1 generated case in 80.
+DRAWS_PER_NEGATIVE = 200
 
-    @settings(settings.get_profile("deep"), max_examples=count * 4, verbosity=Verbosity.quiet, derandomize=False)
+
+def freeze_sample(count: int, seed: int, against: Implementation, max_nodes: int = 12, frozen: Path | None = None,
+                  say: Callable[[str], None] = print, negatives: int = 0) -> int:
+    """Write `count` generated cases that `against` prepares, and up to `negatives` it
+    refuses (negative cases, `"rejects": true`), into the frozen family (spec files only:
+    `obsconf regen -k hypothesis/` makes their goldens and checks that the oracle refuses
+    exactly the negative ones)."""
+    frozen = frozen or hypothesis_graphs.FROZEN_DIR
+    written: dict[str, dict] = {}
+    refused: dict[tuple[str, str], dict[str, dict]] = {}  # by refusal: one refusal is far likelier than others
+
+    draws = max(count * 4, negatives * DRAWS_PER_NEGATIVE)
+
+    @settings(settings.get_profile("deep"), max_examples=draws, verbosity=Verbosity.quiet, derandomize=False)
     @hypothesis_seed(seed)
     @given(generate.case_specs(max_nodes=max_nodes))
     def collect(spec):
-        if len(written) >= count:
+        name = graphs.spec_digest(spec)
+        if (frozen / f"{name}.json").exists():  # frozen already: keep how it was found
             return
-        case = graphs.to_case(spec)
         try:
-            produce_plan(case, against, collect=False)
+            plan = produce_plan(graphs.to_case(spec), against, collect=False, any_refusal=True)
         except CaseError:
             return
-        written.setdefault(graphs.spec_digest(spec), spec)
+        if plan.rejection is None:
+            if len(written) < count:
+                written.setdefault(name, spec)
+            return
+        alike = refused.setdefault(plan.rejection, {})
+        if len(alike) < negatives:
+            alike.setdefault(name, {**spec, "rejects": True})
 
     collect()
-    frozen = frozen or hypothesis_graphs.FROZEN_DIR
-    for name, spec in sorted(written.items()):
+    negative = _spread(refused, negatives)
+    for name, spec in sorted({**written, **negative}.items()):
         record = {**spec, "found": {"why": "sample", "seed": seed, "torch": torch.__version__}}
         write_atomic(frozen / f"{name}.json", spec_text(record))
-    say(f"wrote {len(written)} generated cases to {frozen}; make their goldens with `obsconf regen -k {FAMILY}/`")
-    return len(written)
+    told = f" ({len(negative)} of them negative, {len(refused)} refusals: {against.name} refuses them)" if negatives else ""
+    say(f"wrote {len(written) + len(negative)} generated cases to {frozen}{told}; make their goldens with "
+        f"`obsconf regen -k {FAMILY}/`")
+    return len(written) + len(negative)
+
+
+def _spread(refused: dict[tuple[str, str], dict[str, dict]], wanted: int) -> dict[str, dict]:
+    """Up to `wanted` of the refused specs, taken in turn from each refusal (exception and
+    message), so that a rare refusal is frozen beside the commonest."""
+    queues = [sorted(refused[key].items()) for key in sorted(refused)]
+    chosen: dict[str, dict] = {}
+    while len(chosen) < wanted and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < wanted:
+                name, spec = queue.pop(0)
+                chosen[name] = spec
+    return chosen

@@ -196,16 +196,17 @@ def made_the_goldens(version: str) -> bool:
 
 
 def produce_plan(case: Case, impl: Implementation, collect: bool = True, golden: Plan | None = None,
-                 golden_torch: str | None = None) -> Plan:
+                 golden_torch: str | None = None, any_refusal: bool = False) -> Plan:
     """Call the IUT on fresh inputs and canonicalise what it returns. `collect=False`
     leaves the garbage collection to the caller: the fuzzer runs it every so many
     examples. `golden`, this case's golden plan made by torch `golden_torch`, spares
     the trace for node names when it can (see `canonicalise_result`). For a negative case
-    (tag `rejects`) an IUT that raises gives the plan of its refusal."""
+    (tag `rejects`) an IUT that raises gives the plan of its refusal; `any_refusal`: for
+    any case (the live differential, where no tag says beforehand which cases refuse)."""
     try:
         result = run_iut(case, impl)
     except Refused as exc:
-        return rejection_plan(case, exc)
+        return rejection_plan(case, exc, any_refusal)
     try:
         return canonicalise_result(case, result, golden, golden_torch)
     except Exception as exc:
@@ -217,10 +218,10 @@ def produce_plan(case: Case, impl: Implementation, collect: bool = True, golden:
         release_torch_caches(collect)
 
 
-def rejection_plan(case: Case, exc: Refused) -> Plan:
-    """The plan of the IUT's refusal of a negative case; for any other case its raise is
-    the case's error (`exc` raised again)."""
-    if REJECTS not in case.tags:
+def rejection_plan(case: Case, exc: Refused, any_case: bool = False) -> Plan:
+    """The plan of the IUT's refusal of a negative case (of any case, `any_case`); for any
+    other case its raise is the case's error (`exc` raised again)."""
+    if REJECTS not in case.tags and not any_case:
         raise exc
     return Plan(rejection=exc.rejection, rejection_detail=exc.detail)
 

@@ -613,13 +613,17 @@ def preset_name(config: dict) -> str:
 
 
 def to_case(spec: dict, family: str = "hypothesis", name: str | None = None):
-    """The corpus case for a spec: `family/<digest>/<backend>-<static|qat>`."""
+    """The corpus case for a spec: `family/<digest>/<backend>-<static|qat>`; a spec with
+    `"rejects": true` is a negative case (the oracle refuses it, tag `rejects`)."""
     from .recipe import Case, ConfigPreset, Recipe
 
     graph = spec["graph"]
     check_graph(graph)  # the graph first: its errors say more than a missing config
     config = spec["config"]
     check_config(config, graph)
+    rejects = spec.get("rejects", False)
+    if not isinstance(rejects, bool):
+        raise SpecError(f"rejects must be true or false, not {rejects!r}")
     is_qat = bool(config.get("qat", False))
     preset = ConfigPreset(
         preset_name(config),
@@ -636,8 +640,10 @@ def to_case(spec: dict, family: str = "hypothesis", name: str | None = None):
         tags=tuple(sorted(tags_of(graph))),
         prepare_custom_config=lambda _preset: prepare_custom_config(config, graph),
         presets=(preset,),
+        rejects=(preset.name,) if rejects else (),
     )
-    return Case(recipe, preset, tags=tuple(dict.fromkeys(recipe.tags + preset.tags)))
+    negative = ("rejects",) if rejects else ()  # the oracle refuses it: a negative case
+    return Case(recipe, preset, tags=tuple(dict.fromkeys(recipe.tags + preset.tags + negative)))
 
 
 def tags_of(graph: dict) -> set[str]:

@@ -113,7 +113,91 @@ def test_a_planted_cat_fault_is_found_shrunk_and_frozen(tmp_path):
     assert run_case(case, planted, store).status == "differ"
 
 
-def test_a_pending_case_the_oracle_rejects_stays_pending(tmp_path):
+# The oracle refuses it: under x86's default mapping, a Conv2d given a qconfig object of its
+# own differs from the ReLU it fuses with (the shrunk example `obsconf fuzz` found for
+# tests.planted:never_refuses).
+FUSED_PARTS_DISAGREE = {
+    "graph": {"inputs": [[1, 1, 2, 2]], "nodes": [
+        {"op": "nn.Conv2d", "args": [0], "name": "nn_conv2d_0", "params": {"cin": 1, "cout": 2, "k": 1}},
+        {"op": "nn.ReLU", "args": [1], "name": "nn_relu_1"}],
+        "outputs": {"form": "single", "values": [2]}},
+    "config": {"backend": "x86", "qat": False,
+               "mapping": {"base": "default", "object_type": [["torch.nn.Conv2d", "default"]]}},
+}
+
+
+def test_refusals_are_compared_not_discarded():
+    assert fuzz.differential(FUSED_PARTS_DISAGREE, REFERENCE, ORACLE) == []
+    [line] = fuzz.differential(FUSED_PARTS_DISAGREE, load("tests.planted:never_refuses"), ORACLE)
+    assert line.startswith("accepts what the oracle rejects: LookupError: During fusion, we need to specify the same qconfigs")
+    [line] = fuzz.differential(FUSED_PARTS_DISAGREE, load("tests.planted:refuses_with_another_class"), ORACLE)
+    assert line.startswith("rejects differently: LookupError: ") and " != RuntimeError: " in line
+    # an IUT that words its refusals its own way and says so is matched by class
+    assert fuzz.differential(FUSED_PARTS_DISAGREE, load("tests.planted:refuses_in_its_own_words_by_class"), ORACLE) == []
+    [line] = fuzz.differential(FUSED_PARTS_DISAGREE, ORACLE, load("tests.planted:never_refuses"))
+    assert line.startswith("rejects what the oracle accepts: LookupError: ")
+
+
+def test_an_implementation_that_never_refuses_is_found_shrunk_and_frozen_as_a_negative_case(tmp_path):
+    planted = load("tests.planted:never_refuses")
+    report = fuzz.fuzz(planted, ORACLE, seed=1, examples=800)
+    assert report.divergence is not None, report.summary()
+    assert report.refused >= 1 and f"of them refused by {ORACLE.name}" in report.summary()
+    [line] = report.divergence.differences
+    assert line.startswith("accepts what the oracle rejects: ")
+    assert len(report.divergence.spec["graph"]["nodes"]) <= 3  # shrunk
+
+    pending = fuzz.write_pending(report.divergence, {"impl": planted.name, "seed": 1}, folder=tmp_path / "pending")
+    assert json.loads(pending.read_text())["rejects"] is True
+    assert "[rejection]" in pending.with_suffix(".plan").read_text()
+    store = GoldenStore(tmp_path / "golden")
+    messages = []
+    assert fuzz.accept_pending(tmp_path / "pending", tmp_path / "frozen", store, messages.append) == (1, 0)
+    case = hypothesis_graphs.load_case(tmp_path / "frozen" / pending.name)[1]
+    assert messages == [f"accepted {case.id}"] and "rejects" in case.tags
+    assert run_case(case, ORACLE, store).status == CONFORM
+    assert run_case(case, REFERENCE, store).status == CONFORM
+    outcome = run_case(case, planted, store)
+    assert outcome.status == "differ" and outcome.differences == [line]
+
+
+def test_accepting_marks_a_case_negative_exactly_when_the_oracle_refuses_it(tmp_path):
+    (tmp_path / "pending").mkdir()
+    accepted = {**FUSED_PARTS_DISAGREE, "config": {**FUSED_PARTS_DISAGREE["config"], "mapping": {"base": "default"}}}
+    for spec, says in ((FUSED_PARTS_DISAGREE, False), (accepted, True)):  # each file says the wrong thing
+        text = fuzz.spec_text({**spec, "rejects": says})
+        (tmp_path / "pending" / f"{graphs.spec_digest(spec)}.json").write_text(text)
+    messages = []
+    store = GoldenStore(tmp_path / "golden")
+    assert fuzz.accept_pending(tmp_path / "pending", tmp_path / "frozen", store, messages.append) == (2, 0)
+    assert sorted(m.split(":")[1] for m in messages if m.startswith("NOTE")) == [
+        " the oracle accepts it now; frozen as a positive case", " the oracle refuses it now; frozen as a negative case"]
+    for spec, negative in ((FUSED_PARTS_DISAGREE, True), (accepted, False)):
+        path = tmp_path / "frozen" / f"{graphs.spec_digest(spec)}.json"
+        case = hypothesis_graphs.load_case(path)[1]
+        assert ("rejects" in case.tags) is negative and ('"rejects": true' in path.read_text()) is negative
+        assert run_case(case, ORACLE, store).status == CONFORM
+
+
+def test_freezing_negative_cases_spreads_them_over_refusals(tmp_path):
+    assert fuzz.freeze_sample(1, 5, ORACLE, frozen=tmp_path, say=lambda _: None, negatives=1) == 2
+    specs = [hypothesis_graphs.load_spec(p) for p in sorted(tmp_path.glob("*.json"))]
+    assert sorted(bool(s.get("rejects")) for s in specs) == [False, True]
+    for spec in specs:
+        assert fuzz.oracle_golden(graphs.to_case(spec))[1] is bool(spec.get("rejects"))
+    refused = {("A", "x"): {"a1": {}, "a2": {}, "a3": {}}, ("B", "y"): {"b1": {}}, ("C", "z"): {"c1": {}}}
+    assert list(fuzz._spread(refused, 4)) == ["a1", "b1", "c1", "a2"]
+    assert list(fuzz._spread(refused, 9)) == ["a1", "b1", "c1", "a2", "a3"]
+
+
+def test_a_spec_says_rejects_as_true_or_false():
+    with pytest.raises(graphs.SpecError, match="rejects must be true or false, not 'yes'"):
+        graphs.to_case({**FUSED_PARTS_DISAGREE, "rejects": "yes"})
+    assert "rejects" in graphs.to_case({**FUSED_PARTS_DISAGREE, "rejects": True}).tags
+    assert "rejects" not in graphs.to_case(FUSED_PARTS_DISAGREE).tags
+
+
+def test_an_unreadable_pending_case_stays_pending(tmp_path):
     bad = {"graph": {"inputs": [[1, 2]], "nodes": [], "outputs": {"form": "single", "values": [0]}},
            "config": {"backend": "x86", "qat": False, "mapping": {"base": "empty", "global": "per_tensor"}}}
     (tmp_path / "pending").mkdir()
@@ -171,7 +255,7 @@ def test_profiles_are_registered():
 
 def test_cli_fuzz_and_invariants(capsys):
     assert main(["fuzz", "--impl", "reference", "--examples", "15"]) == 0
-    assert "15 compared" in capsys.readouterr().out
+    assert "15 compared (" in capsys.readouterr().out
     assert main(["fuzz", "--impl", "reference", "--profile", "nope"]) == 2
     assert main(["invariants", "--impl", "reference", "--examples", "10", "--only", "rename"]) == 0
     assert "all hold" in capsys.readouterr().out
@@ -186,6 +270,10 @@ FROZEN = hypothesis_graphs.frozen_files()
 
 def test_the_frozen_family_is_large_and_named_by_digest():
     assert len(FROZEN) >= 500
+    negative = [p for p in FROZEN if hypothesis_graphs.load_spec(p).get("rejects")]
+    assert len(negative) >= 30  # frozen from `obsconf fuzz --negatives`, over several refusals
+    negative_ids = {c.id.split("/")[1] for c in all_cases() if c.id.startswith("hypothesis/") and "rejects" in c.tags}
+    assert negative_ids == {p.stem for p in negative}
     for path in FROZEN:
         spec = hypothesis_graphs.load_spec(path)
         assert graphs.spec_digest(spec) == path.stem, path
