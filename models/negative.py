@@ -13,13 +13,24 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.ao.quantization import QConfigMapping, default_qconfig, get_default_qconfig, get_default_qconfig_mapping
+from torch.ao.quantization import (
+    PlaceholderObserver,
+    QConfig,
+    QConfigMapping,
+    default_dynamic_qconfig,
+    default_qconfig,
+    default_weight_observer,
+    get_default_qconfig,
+    get_default_qconfig_mapping,
+)
+from torch.ao.quantization.backend_config import BackendConfig, BackendPatternConfig, DTypeConfig, ObservationType
 from torch.ao.quantization.backend_config.x86 import get_x86_backend_config
 from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
 from torch.ao.quantization.qconfig import default_per_channel_qconfig
 
 from .patterns import Linear
 from .recipe import ConfigPreset, Recipe
+from .rules import LongSharingWalk, standalone_output_quantized
 from .standalone import ConvReLU
 
 
@@ -37,6 +48,10 @@ def _image4():
 
 def _image():
     return (torch.randn(1, 3, 4, 4),)
+
+
+def _image8():
+    return (torch.randn(1, 3, 8, 8),)
 
 
 def _preset(name: str, mapping, tags=(), equalization_config=None) -> ConfigPreset:
@@ -126,6 +141,54 @@ class ConvTranspose(nn.Module):
         return self.up(self.conv(x))
 
 
+class LinearOfRelu(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.linear(torch.relu(x))
+
+
+def _pattern(op, *dtype_configs: DTypeConfig) -> BackendPatternConfig:
+    config = BackendPatternConfig(op).set_observation_type(ObservationType.OUTPUT_USE_DIFFERENT_OBSERVER_AS_INPUT)
+    for dtype_config in dtype_configs:
+        config.add_dtype_config(dtype_config)
+    return config.set_root_module(op) if isinstance(op, type) else config
+
+
+def _dynamic_linear_after_relu_observing(dtype) -> ConfigPreset:
+    """A BackendConfig whose relu outputs `dtype` (an observer of no tensor dtype) into a
+    dynamic linear, and the mapping that asks for both."""
+    name = getattr(dtype, "__name__", None) or str(dtype).removeprefix("torch.")
+
+    def backend_config():
+        return (BackendConfig(f"relu-outputs-{name}")
+                .set_backend_pattern_config(_pattern(torch.relu, DTypeConfig(input_dtype=dtype, output_dtype=dtype)))
+                .set_backend_pattern_config(_pattern(nn.Linear, DTypeConfig(
+                    input_dtype=torch.quint8, output_dtype=torch.float, weight_dtype=torch.qint8, is_dynamic=True))))
+
+    def mapping():
+        observes = QConfig(activation=PlaceholderObserver.with_args(dtype=dtype), weight=default_weight_observer)
+        return QConfigMapping().set_object_type(torch.relu, observes).set_object_type(nn.Linear, default_dynamic_qconfig)
+
+    return ConfigPreset(f"relu-outputs-{name}-dynamic-linear", mapping, backend_config, tags=("dynamic", "custom-backend"))
+
+
+def _dynamic_float_activation() -> ConfigPreset:
+    """A dynamic linear whose activation 'observer' has the float dtype, declared by its BackendConfig."""
+
+    def backend_config():
+        return BackendConfig("dynamic-float-linear").set_backend_pattern_config(_pattern(nn.Linear, DTypeConfig(
+            input_dtype=torch.float, output_dtype=torch.float, weight_dtype=torch.qint8, is_dynamic=True)))
+
+    def mapping():
+        activation = PlaceholderObserver.with_args(dtype=torch.float, is_dynamic=True)
+        return QConfigMapping().set_object_type(nn.Linear, QConfig(activation=activation, weight=default_weight_observer))
+
+    return ConfigPreset("dynamic-float-activation", mapping, backend_config, tags=("dynamic", "custom-backend"))
+
+
 RECIPES = [
     negative("returns-constant", ReturnsConstant, _vector, "x86-static", tags=("graph-output",)),
     negative("standalone-returns-tuple", WithStandalone, _vector, "x86-static", tags=("standalone",),
@@ -157,4 +220,15 @@ RECIPES = [
              _preset("x86-conv-transpose-per-channel",
                      lambda: get_default_qconfig_mapping("x86").set_module_name("up", default_per_channel_qconfig)),
              tags=("conv-transpose", "per-channel", "module_name")),
+    # a dynamic target of a dtype no dynamic observer makes (prepare.py's _OBS_DTYPE_LIST)
+    negative("dynamic-float-activation", Linear, _vector8, _dynamic_float_activation(), tags=("dynamic",)),
+    # a dynamic linear after an observer whose dtype is not a tensor's: each of _DO_NOT_OBS_DTYPE_LIST
+    *(negative(f"dynamic-linear-after-{getattr(dtype, '__name__', 'bool')}-output",
+               LinearOfRelu, _vector, _dynamic_linear_after_relu_observing(dtype), tags=("dynamic", "non-tensor-arg"))
+      for dtype in (int, float, torch.bool)),
+    # the walk from a cat back to the observer it shares gives up after 10,000 steps
+    *(negative(f"sharing-walk-past-its-guard-{which}-input", lambda first=first: LongSharingWalk(first, 10_000),
+               _image8, "x86-static", tags=("sharing", "standalone", "long-graph"),
+               prepare_custom_config=standalone_output_quantized)
+      for which, first in (("first", True), ("other", False))),
 ]

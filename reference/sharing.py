@@ -8,6 +8,15 @@ from torch.fx import Node
 from .custom import set_submodule
 
 
+WALK_LIMIT = 10_000  # steps a walk back to an observer takes before it gives up
+
+
+def walked_too_far(steps: int) -> None:
+    """A walk back to the observer to share refuses (AssertionError) past 10,000 steps."""
+    if steps > WALK_LIMIT:
+        raise AssertionError("Unable to find observer of previous node")
+
+
 def first_input_observer(p, node: Node):
     """The observer module of the first tensor-like argument, found by walking back through
     each node's first Node argument; None if a placeholder or a non-node is reached first."""
@@ -15,6 +24,7 @@ def first_input_observer(p, node: Node):
     if first is None:
         return None, None
     current = first[0] if isinstance(first, (list, tuple)) else first
+    steps = 0
     while not p.is_observer_node(current):
         if not isinstance(current, Node) or current.op == "placeholder":
             return None, None
@@ -25,6 +35,8 @@ def first_input_observer(p, node: Node):
         if back is None:
             return None, None
         current = back
+        steps += 1
+        walked_too_far(steps)
     return first, p.modules[current.target]
 
 
@@ -37,10 +49,13 @@ def share_input_observer(p, node: Node) -> bool:
         return False
     if isinstance(first, (list, tuple)):
         for arg in first[1:]:
+            steps = 0
             while not p.is_observer_node(arg):
                 if len(arg.args) < 1:
                     return False
                 arg = arg.args[0]
+                steps += 1
+                walked_too_far(steps)
             _use(p, arg, shared)
     for user in node.users:
         if not p.is_observer_node(user):
