@@ -22,7 +22,7 @@ MEASURED = ("prepare.py", "qconfig_mapping_utils.py", "match_utils.py", "pattern
 # (line numbers drift between releases): (category, explanation). Categories:
 #   unreachable - no call of prepare_fx / prepare_qat_fx can get there (dead or defensive code)
 #   pt2e        - only graphs annotated or captured by the PT2E flow get there (FX prepare refuses them)
-#   error       - only a configuration that prepare rejects gets there; the corpus has no error outcomes
+#   error       - only a configuration that prepare rejects gets there (the negative cases, tag rejects)
 #   gap         - reachable, but no case reaches it yet
 DEFENSIVE = "unreachable", "a defensive check of an invariant that prepare itself maintains"
 PT2E = "pt2e", "`quantization_annotation` exists only on PT2E-annotated graphs; prepare_fx never builds one"
@@ -74,7 +74,7 @@ REASONS: dict[tuple[str, str], tuple[str, str]] = {
         "non-node needs a producer with a non-float output and no observer whose positional arguments hold no "
         "node (its tensors passed by keyword): FX records such calls, but no model in the corpus makes one"),
     ("_maybe_make_input_output_share_observers", 'raise AssertionError("Unable to find observer of previous node")'): (
-        "unreachable", "a guard against walking more than 10,000 nodes back"),
+        "error", "a walk of more than 10,000 unobserved nodes back to the observer to share: prepare raises"),
     ("_maybe_make_input_output_share_observers", 'raise AssertionError("first_arg_arg must be a Node")'): DEFENSIVE,
     ("_maybe_make_input_output_share_observers", 'raise AssertionError("target_to_use must be a string")'): DEFENSIVE,
     ("_maybe_make_input_output_share_observers", "if iteration_guard > 10000:"): (
@@ -118,7 +118,8 @@ def measure(patterns: list[str] | None, impl: str = "torch") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         data, report = os.path.join(tmp, "coverage.data"), os.path.join(tmp, "coverage.json")
         run = [sys.executable, "-m", "coverage", "run", "--branch", f"--data-file={data}",
-               f"--include={','.join(files)}", "-m", "conformance", "run", "--impl", impl]
+               f"--include={','.join(files)}", "-m", "conformance", "run", "--impl", impl,
+               "-j", "1"]  # in this process: the cases run in workers are not measured
         for pattern in patterns or []:
             run += ["-k", pattern]
         done = subprocess.run(run, capture_output=True, text=True)

@@ -177,3 +177,16 @@ def test_coverage_measures_the_oracle_and_explains_uncovered_lines(capsys, tmp_p
     assert "| `prepare.py` |" in report
     # a PT2E-only line is never reached, and the report says why
     assert "| pt2e | `quantization_annotation` exists only on PT2E-annotated graphs" in report
+
+
+def test_coverage_measures_every_case_of_a_run():
+    # a run of several cases would use workers, which coverage.py does not follow
+    from conformance import coverage
+
+    result = coverage.measure(["patterns/cat/x86-static", "patterns/linear/x86-static"])
+    assert result["run_summary"] == "2 conform, 0 differ, 0 error, 0 skipped"
+    entry = coverage._entry(result, "prepare.py")
+    source = (coverage.fx_dir() / "prepare.py").read_text().splitlines()
+    # only the cat case shares observers (the runner's own warm-up prepares a Linear)
+    body = next(i for i, text in enumerate(source, 1) if text.startswith("def _maybe_make_input_output_share_observers("))
+    assert set(range(body + 1, body + 30)) & set(entry["executed_lines"])
