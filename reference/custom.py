@@ -36,7 +36,8 @@ def is_custom_lstm(node, modules, qconfig, match) -> bool:
 
 def swap_custom_module(p, node, qconfig, config) -> None:
     """A custom module is replaced by its observed class (chosen by the qconfig's quant
-    type), once however many nodes call it."""
+    type), once however many nodes call it. A qconfig of no quant type (a float16 weight
+    beside a quint8 activation) refuses (Exception: Unrecognized dtype combination)."""
     if node.target in p.swapped:
         return
     p.swapped.add(node.target)

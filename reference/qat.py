@@ -26,7 +26,9 @@ def swap_children(module, classes) -> None:
     """Each child with a qconfig whose class has a QAT class becomes `QAT.from_float(child)`,
     after its own children (a fused module is one unit). from_float refuses a qconfig its
     class cannot take: an Embedding's weight fake-quant must be per_channel_affine_float_qparams
-    (AssertionError)."""
+    (AssertionError); and a fused module's QAT class takes the qconfig of its first part,
+    so a fused module whose first part eager propagation left without one (an object_type
+    None for Conv2d or Linear) refuses too (AssertionError: qconfig must be provided)."""
     for name, child in list(module.named_children()):
         if not isinstance(child, _FusedModule):
             swap_children(child, classes)

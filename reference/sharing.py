@@ -43,7 +43,9 @@ def first_input_observer(p, node: Node):
 def share_input_observer(p, node: Node) -> bool:
     """The node's output observers, and the observers of the other elements of a list
     first argument (cat), become the first input's observer instance. False when the
-    first input has no observer to share."""
+    first input has no observer to share. The walk over a later element follows first
+    arguments only, so meeting a list there (a cat of a cat that has no observer of its own)
+    fails as torch's does (AttributeError)."""
     first, shared = first_input_observer(p, node)
     if shared is None:
         return False
