@@ -359,10 +359,11 @@ def cmd_run(args) -> int:
     if expectations:
         noun = "ledger entries" if args.ledger else "expectation(s)"
         line += f", {c['expected']} expected, {c['xpass']} xpass, {len(unused)} unused {noun}"
-    line += (" (quick tier)" if args.quick else "") + (f", {len(not_run)} not run" if not_run else "")
+    line += f", {len(not_run)} not run" if not_run else ""
     negative, refused = reports.negative_counts(verdicts)
     if negative:
         line += f"; negative cases: {refused} of {negative} refused as the oracle refuses"
+    line += " (quick tier)" if args.quick else ""  # last: it says what the whole line counted
     if args.html:
         import torch
 

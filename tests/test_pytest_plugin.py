@@ -117,4 +117,7 @@ def test_rejections_class_loosens_refusals_for_the_plugin(tmp_path):
     assert code == 1 and "rejects differently: AssertionError: Per channel weight" in out, out
     code, out, _ = _pytest_raw(tmp_path, *args, "--obsconf-rejections", "class")
     assert code == 0, out
-    assert re.search(r"\b12 passed", out), out
+    from models import all_cases
+
+    chosen = [c for c in all_cases() if c.id.startswith(("negative/", "zoo/onednn/nn.ConvTranspose2d/"))]
+    assert re.search(rf"\b{len(chosen)} passed", out), out
