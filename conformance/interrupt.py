@@ -44,13 +44,16 @@ def stop_requests(what: str = "stopping after the case running now"):
     """The flag for the `with` block (see the module docstring); `what` is what the first
     signal says will happen."""
     state = StopRequests()
+    # the stream in effect now: while a case runs in this process, sys.stderr is that
+    # case's capture buffer, and the message would be lost with the case's output
+    stderr = sys.stderr
 
     def handler(signum, frame):
         if state.requested:
             raise KeyboardInterrupt
         state.request(signum)
         print(f"\nobsconf: {signal.Signals(signum).name}: {what} (again to stop at once)",
-              file=sys.stderr, flush=True)
+              file=stderr, flush=True)
 
     previous = {}
     if threading.current_thread() is threading.main_thread():

@@ -227,3 +227,20 @@ def test_ctrl_c_stops_a_run_between_cases_with_its_summary_and_reports(tmp_path,
     data = json.loads(report.read_text())
     finished = int(summary.split()[0])
     assert len(data["cases"]) == finished >= 5 and data["not_run"]
+
+
+def test_the_first_signal_is_told_on_the_run_s_stderr_even_while_a_case_s_output_is_captured(capsys):
+    """At -j 1 a case runs with sys.stderr redirected into its capture buffer; the
+    signal's message went there and was lost with the case's output (a CI failure)."""
+    import signal
+
+    from conformance import runner
+    from conformance.interrupt import stop_requests
+
+    captured = runner.CapturedOutput()
+    with stop_requests("stopping after the case running now") as stop:
+        with captured.capturing():
+            signal.raise_signal(signal.SIGINT)
+    assert stop.requested and stop.exit_code == 130
+    assert "SIGINT: stopping after the case running now" in capsys.readouterr().err
+    assert "SIGINT" not in captured.text()
