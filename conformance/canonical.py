@@ -190,11 +190,25 @@ class _Canonicaliser:
         for obs in served:
             by_instance.setdefault(id(self.modules[str(obs.target)]), []).append(ids[obs])
         plan.sharing = [tuple(sorted(g, key=natural_key)) for g in by_instance.values() if len(g) > 1]
+        self.add_derived(plan, served, by_instance)
 
         self.add_modules(plan)
         self.add_state(plan)
         plan.graph = tuple(self.graph_line(n) for n in self.nodes if not self.is_obs[n])
         return plan
+
+    def add_derived(self, plan: Plan, served: dict, by_instance: dict[int, list[str]]) -> None:
+        """For an observer whose qparams are derived from others' (prepare_pt2e's
+        DerivedObserverOrFakeQuantize: a bias from its input's and weight's), the function
+        and the observers it reads, by their ids in this plan."""
+        for obs in served:
+            module = self.modules[str(obs.target)]
+            sources = getattr(module, "obs_or_fqs", None)
+            if not isinstance(sources, (list, tuple)):
+                continue
+            read = ["+".join(sorted(by_instance.get(id(s), ["<not inserted>"]), key=natural_key)) for s in sources]
+            function = describe.qualname(getattr(module, "derive_qparams_fn", None))
+            plan.derived[self.observer_ids[obs]] = f"{function} of [{', '.join(read)}]"
 
     def add_modules(self, plan: Plan) -> None:
         for node in self.nodes:
@@ -233,7 +247,9 @@ class _Canonicaliser:
             if self.is_obs[node] or node.op in ("placeholder", "output"):
                 continue
             scope = scopes.get(node.name)
-            plan.scopes[self.names[node]] = "<absent>" if scope is None else f"{scope[0] or '<root>'} {describe.qualname(scope[1])}"
+            # prepare_pt2e's scopes name the module type as text (from nn_module_stack)
+            kind = scope[1] if scope is not None and isinstance(scope[1], str) else describe.qualname(scope and scope[1])
+            plan.scopes[self.names[node]] = "<absent>" if scope is None else f"{scope[0] or '<root>'} {kind}"
         plan.state["is_qat"] = describe.value(attrs.is_qat)
         plan.state["is_observed_standalone_module"] = describe.value(attrs.is_observed_standalone_module)
         plan.state["standalone_module_input_quantized_idxs"] = describe.value(

@@ -30,14 +30,17 @@ class UsageError(Exception):
     """Exit 2 with this one-line message."""
 
 
-def select_ids(patterns: Sequence[str] | None, tags: Sequence[str] | None = None) -> list[str]:
+def select_ids(patterns: Sequence[str] | None, tags: Sequence[str] | None = None,
+               families: Sequence[str] | None = None) -> list[str]:
     """Ids of the cases whose id matches any pattern (a glob when it has *?[, else a
-    substring) and that bear one of `tags` if any are given (`--tag`, as `run --tag`), from
-    the case index: no torch needed."""
+    substring), that bear one of `tags` if any are given (`--tag`, as `run --tag`) and
+    belong to one of `families` if any are given, from the case index: no torch needed."""
     chosen = [case_id for case_id, have in index.entries()
-              if _selected(case_id, patterns) and (not tags or set(tags) & set(have))]
+              if _selected(case_id, patterns) and (not tags or set(tags) & set(have))
+              and (not families or case_id.split("/", 1)[0] in families)]
     if not chosen:
-        asked = [f"-k {p!r}" for p in patterns or ()] + [f"--tag {t!r}" for t in tags or ()]
+        asked = ([f"-k {p!r}" for p in patterns or ()] + [f"--tag {t!r}" for t in tags or ()]
+                 + [f"--family {f!r}" for f in families or ()])
         raise UsageError(f"no case matches {' '.join(asked)} (see `obsconf list --tags`)")
     return chosen
 
@@ -99,10 +102,10 @@ def cmd_list(args) -> int:
     tags = dict(index.entries())
     if args.quick:
         why = quick_tier()
-        for case_id in [i for i in select_ids(args.k, args.tag) if i in why]:
+        for case_id in [i for i in select_ids(args.k, args.tag, args.family) if i in why]:
             print(f"{case_id}\t{why[case_id]}")
         return 0
-    chosen = select_ids(args.k, args.tag)
+    chosen = select_ids(args.k, args.tag, args.family)
     if args.shard:
         chosen = _shard(chosen, args.shard, key=str)
     for case_id in chosen:
@@ -902,6 +905,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = with_tag(with_k(sub.add_parser("list", help="list case ids")))
+    p.add_argument("--family", action="append", help="only these families (repeatable: pt2e, zoo, ...)")
     p.add_argument("--tags", action="store_true", help="also print each case's tags")
     p.add_argument("--excluded", action="store_true", help="list what the corpus leaves out, with the reason")
     p.add_argument("--quick", action="store_true", help="only the quick tier's cases, each with why it is in")

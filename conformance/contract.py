@@ -1,11 +1,26 @@
-"""The contract an implementation under test (IUT) honours, and how IUTs are named.
+"""The contracts an implementation under test (IUT) honours, and how IUTs are named.
+
+prepare_fx's path (the `fx` contract, every case but the pt2e family's):
 
     def prepare(model, qconfig_mapping, example_inputs, *, is_qat=False,
                 prepare_custom_config=None, backend_config=None,
                 equalization_config=None) -> torch.fx.GraphModule
 
-An IUT is named `torch` (the installed torch's prepare_fx / prepare_qat_fx: the
-oracle), `reference` (the built-in reference) or `package.module:callable`.
+prepare_pt2e's path (the `pt2e` contract, the pt2e family): the model is the float
+model exported (`torch.export.export(model, example_inputs).module()`), the quantizer
+the case's; the IUT annotates with it and places observers, as prepare_pt2e /
+prepare_qat_pt2e do:
+
+    def prepare_pt2e(model, quantizer, *, is_qat=False) -> torch.fx.GraphModule
+
+A quantizer is checked with the `quantizer` contract: a callable that returns a
+Quantizer, used in place of each case's by the oracle's prepare_pt2e.
+
+An IUT is named `torch` (the oracles: the installed torch's prepare_fx /
+prepare_qat_fx, and torchao's prepare_pt2e / prepare_qat_pt2e), `reference` (the
+built-in reference, both paths) or `package.module:callable`; the callable's
+`obsconf_contract` attribute says which contract it honours: "fx" (the default),
+"pt2e" or "quantizer".
 """
 
 from __future__ import annotations
@@ -24,6 +39,7 @@ if TYPE_CHECKING:  # torch loads when an IUT is called, not when one is named
     from torch.fx import GraphModule
 
 BUILTIN = ("torch", "reference")
+CONTRACTS = ("fx", "pt2e", "quantizer")
 
 
 class ImplementationError(Exception):
@@ -33,11 +49,18 @@ class ImplementationError(Exception):
 @dataclass(frozen=True)
 class Implementation:
     name: str
-    prepare: Callable[..., GraphModule]
+    # the fx contract's prepare, None for an IUT of the pt2e path only
+    prepare: Callable[..., GraphModule] | None
     # how its refusals are matched with the oracle's on negative cases: "message" (the same
     # exception class, its message containing the oracle's) or "class" (the class alone),
     # for an IUT that words its errors its own way: `prepare.obsconf_rejections = "class"`
     rejections: str = "message"
+    # the pt2e contract's prepare_pt2e, None for an IUT of the fx path only
+    prepare_pt2e: Callable[..., GraphModule] | None = None
+
+    def for_path(self, path: str) -> Callable[..., GraphModule] | None:
+        """The callable this IUT offers for cases of `path` ("fx" or "pt2e"), or None."""
+        return self.prepare_pt2e if path == "pt2e" else self.prepare
 
 
 def oracle_prepare(
@@ -71,7 +94,37 @@ def oracle_prepare(
     )
 
 
-ORACLE = Implementation("torch", oracle_prepare)
+def oracle_prepare_pt2e(model, quantizer, *, is_qat=False) -> GraphModule:
+    """torchao's prepare_pt2e / prepare_qat_pt2e (torch 2.11 removed torch.ao's)."""
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e, prepare_qat_pt2e
+
+    return (prepare_qat_pt2e if is_qat else prepare_pt2e)(model, quantizer)
+
+
+def _reference_prepare_pt2e(model, quantizer, *, is_qat=False) -> GraphModule:
+    import reference.pt2e
+
+    return reference.pt2e.prepare_pt2e(model, quantizer, is_qat=is_qat)
+
+
+def _reference_prepare(*args, **kwargs) -> GraphModule:
+    import reference
+
+    return reference.prepare(*args, **kwargs)
+
+
+ORACLE = Implementation("torch", oracle_prepare, prepare_pt2e=oracle_prepare_pt2e)
+REFERENCE = Implementation("reference", _reference_prepare, prepare_pt2e=_reference_prepare_pt2e)
+
+
+def with_quantizer(name: str, make_quantizer: Callable[[], object]) -> Implementation:
+    """The `quantizer` contract: the oracle's prepare_pt2e with `make_quantizer()` in place
+    of each case's quantizer (a fork of a quantizer, a new backend's)."""
+
+    def prepare_pt2e(model, quantizer, *, is_qat=False) -> GraphModule:
+        return oracle_prepare_pt2e(model, make_quantizer(), is_qat=is_qat)
+
+    return Implementation(name, None, getattr(make_quantizer, "obsconf_rejections", "message"), prepare_pt2e)
 
 
 def load(spec: str, what: str = "IUT") -> Implementation:
@@ -80,9 +133,7 @@ def load(spec: str, what: str = "IUT") -> Implementation:
     if spec == "torch" and what == "IUT":
         return ORACLE
     if spec == "reference" and what == "IUT":
-        import reference
-
-        return Implementation("reference", reference.prepare)
+        return REFERENCE
     module_name, colon, attr = spec.partition(":")
     if not colon or not module_name or not attr:
         expected = "'torch', 'reference' or 'package.module:callable'" if what == "IUT" else "'package.module:callable'"
@@ -105,4 +156,13 @@ def load(spec: str, what: str = "IUT") -> Implementation:
     if rejections not in REJECTION_MATCHES:
         raise ImplementationError(f"{what} {spec!r}: obsconf_rejections must be one of {REJECTION_MATCHES}, "
                                   f"not {rejections!r}")
+    if what != "IUT":
+        return Implementation(spec, target, rejections)
+    contract = getattr(target, "obsconf_contract", "fx")
+    if contract not in CONTRACTS:
+        raise ImplementationError(f"{what} {spec!r}: obsconf_contract must be one of {CONTRACTS}, not {contract!r}")
+    if contract == "quantizer":
+        return with_quantizer(spec, target)
+    if contract == "pt2e":
+        return Implementation(spec, None, rejections, target)
     return Implementation(spec, target, rejections)

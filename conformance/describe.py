@@ -7,8 +7,11 @@ no memory address, ordering accident or float formatting quirk reaches a golden.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import functools
 import math
+import sys
 import re
 from typing import Any
 
@@ -29,6 +32,14 @@ NUMERIC_ATTRS = (
     "zero_point",
     "averaging_constant",
     "bins",
+    # torchao's affine observers (AffineQuantizedObserverBase) spell their numerics so
+    "mapping_type",
+    "target_dtype",
+    "granularity",
+    "scale_dtype",
+    "zero_point_dtype",
+    "preserve_zero",
+    "zero_point_domain",
 )
 
 # Sub-modules that hold the observer a wrapper delegates to (fake-quantize,
@@ -42,6 +53,8 @@ META_VALUE = "meta"
 
 def qualname(obj: Any) -> str:
     """`module.QualName` of a class or function, stable across runs."""
+    if isinstance(obj, (torch._ops.OpOverload, torch._ops.OpOverloadPacket)):
+        return f"torch.ops.{obj}"  # torch.ops.aten.conv2d.default, as exported graphs call it
     module = getattr(obj, "__module__", None) or ""
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or type(obj).__name__
     # torch.cat is torch._VariableFunctionsClass.cat, operator.add is _operator.add:
@@ -89,6 +102,10 @@ def value(v: Any) -> str:
         return qualname(v)
     if v is Ellipsis:
         return "..."
+    if isinstance(v, enum.Enum):
+        return f"{type(v).__name__}.{v.name}"
+    if dataclasses.is_dataclass(v):  # a granularity such as PerAxis(axis=0)
+        return f"{type(v).__name__}({', '.join(f'{f.name}={value(getattr(v, f.name))}' for f in dataclasses.fields(v))})"
     # Unknown objects: their type only; a repr could carry an address.
     return f"<{qualname(type(v))}>"
 
@@ -114,10 +131,23 @@ def is_equalization_observer(module: Any) -> bool:
 
 
 def is_observer(module: Any) -> bool:
-    """True for modules that prepare inserts to observe or fake-quantize a value."""
+    """True for modules that prepare inserts to observe or fake-quantize a value: torch.ao's
+    observers and fake-quantizes, equalization observers, and torchao's (prepare_pt2e's)."""
     from torch.ao.quantization import FakeQuantizeBase, ObserverBase
 
-    return isinstance(module, (ObserverBase, FakeQuantizeBase)) or is_equalization_observer(module)
+    return (isinstance(module, (ObserverBase, FakeQuantizeBase)) or is_equalization_observer(module)
+            or isinstance(module, _torchao_observer_classes()))
+
+
+def _torchao_observer_classes() -> tuple[type, ...]:
+    """torchao's observer base classes, once a PT2E case has loaded torchao (a prepared
+    model holding its observers implies it has); none before, so FX runs never import it."""
+    if "torchao.quantization.pt2e" not in sys.modules:
+        return ()
+    import torchao.quantization.pt2e as pt2e
+    from torchao.quantization.pt2e.observer import AffineQuantizedObserverBase
+
+    return (pt2e.ObserverBase, pt2e.FakeQuantizeBase, AffineQuantizedObserverBase)
 
 
 def observer(module: torch.nn.Module) -> str:

@@ -8,6 +8,8 @@ reported together.
 
 from __future__ import annotations
 
+import re
+
 from collections import defaultdict
 
 from . import describe
@@ -25,6 +27,7 @@ def compare(expected: Plan, actual: Plan, prefix: str = "", rejections: str = "m
     matched = _edges(expected, actual, out)
     _observer_nodes(expected, actual, matched, out)
     _sharing(expected, actual, out)
+    _derived(expected, actual, out)
     _dangling(expected, actual, out)
     _modules(expected, actual, out)
     _state(expected, actual, out)
@@ -190,6 +193,24 @@ def _sharing(expected: Plan, actual: Plan, out: list[str]) -> None:
             return " + ".join(sorted("{" + ", ".join(sorted(p, key=natural_key)) + "}" for p in parts))
 
         out.append(f"sharing differs: expected {show(exp_g)}, got {show(act_g)}")
+
+
+def _derived(expected: Plan, actual: Plan, out: list[str]) -> None:
+    """What each derived observer reads (prepare_pt2e's DerivedQuantizationSpec), with
+    observers named by where they sit, not by their plan ids."""
+
+    def by_site(plan: Plan) -> dict[str, str]:
+        labels = {o: _site_label(s) for o, s in plan.observer_sites().items()}
+        ids = re.compile(r"\bobs\d+\b")
+        return {labels.get(o, o): ids.sub(lambda m: "{" + labels.get(m.group(0), m.group(0)) + "}", text)
+                for o, text in plan.derived.items()}
+
+    if not expected.derived and not actual.derived:
+        return
+    _keyed(by_site(expected), by_site(actual), out,
+           extra=lambda k, a: f"observer on {k} is derived ({a}), not observed",
+           missing=lambda k, e: f"observer on {k} is not derived from others ({e})",
+           changed=lambda k, e, a: f"observer on {k} is derived otherwise: {e} != {a}")
 
 
 def _dangling(expected: Plan, actual: Plan, out: list[str]) -> None:

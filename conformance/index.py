@@ -36,7 +36,7 @@ def digest(user_cases: Path | None = None) -> str:
     """What the case list depends on, as one hash: with a user's cases file, its path
     and bytes too."""
     h = hashlib.sha256(f"index {SCHEMA} python {sys.version_info[:2]} torch {_version('torch')} "
-                       f"torchvision {_version('torchvision')}\n".encode())
+                       f"torchvision {_version('torchvision')} torchao {_version('torchao')}\n".encode())
     for path in sorted(p for p in MODELS.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         h.update(f"{path.relative_to(MODELS).as_posix()}\n".encode())
         h.update(path.read_bytes())

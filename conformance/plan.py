@@ -85,6 +85,9 @@ class Plan:
     module_qconfigs: dict[str, str] = field(default_factory=dict)
     # preserved attribute -> its value as deepcopy and convert keep it (and as the model has it)
     preserved: dict[str, str] = field(default_factory=dict)
+    # obs id -> what its qparams are derived from (prepare_pt2e's DerivedQuantizationSpec): the
+    # function and the observers it reads, by id
+    derived: dict[str, str] = field(default_factory=dict)
     # the graph with observers collapsed, one node a line, in graph order
     graph: tuple[str, ...] = ()
     # call_module target of a standalone module -> its own plan
@@ -137,6 +140,7 @@ class Plan:
         )
         section("dangling", sorted((f"{p}: {', '.join(c)}" for p, c in self.dangling), key=natural_key))
         section("sharing", sorted((" ".join(g) for g in self.sharing), key=natural_key))
+        section("derived observers", _keyed_lines(self.derived))
         section("modules", [f"{k} = {v}" for k, v in sorted(self.modules.items(), key=lambda kv: natural_key(kv[0]))])
         section(
             "module observers",
@@ -301,6 +305,7 @@ _SECTION_READERS = {
     "edges": _read_edges,
     "dangling": lambda p, b: p.dangling.extend((k, tuple(v.split(", "))) for k, v in _pairs(b, ": ")),
     "sharing": lambda p, b: p.sharing.extend(tuple(line.split(" ")) for line in b),
+    "derived observers": lambda p, b: p.derived.update(_pairs(b)),
     "modules": lambda p, b: p.modules.update(_pairs(b)),
     "module observers": lambda p, b: p.module_observers.update(_pairs(b)),
     "convert state": lambda p, b: p.state.update(_pairs(b)),

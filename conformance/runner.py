@@ -17,6 +17,7 @@ import torch
 from torch.fx import GraphModule
 
 from models import Case, SkipCase
+from models.recipe import FX, PT2E
 
 from . import diff
 from .canonical import canonicalise, canonicalise_within
@@ -35,8 +36,10 @@ def original_node_names(case: Case) -> set[str]:
     pcc_factory = case.recipe.prepare_custom_config
     pcc = (pcc_factory(case.preset) if pcc_factory else None) or PrepareCustomConfig()
     names, classes = get_skipped_module_name_and_classes(pcc, False)
-    # the recipe itself, not its name: every model `conformance.compare` is given is `compare/model`
-    key = (case.recipe, tuple(names), tuple(f"{c.__module__}.{c.__qualname__}" for c in classes))
+    # the recipe itself, not its name: every model `conformance.compare` is given is `compare/model`;
+    # an exported graph's names depend on train or eval mode as well
+    key = (case.recipe, case.path, case.is_qat if case.path == PT2E else None, tuple(names),
+           tuple(f"{c.__module__}.{c.__qualname__}" for c in classes))
     if key not in _TRACED_NAMES:
         if len(_TRACED_NAMES) >= 64:
             _TRACED_NAMES.clear()
@@ -49,6 +52,8 @@ _TRACED_NAMES: dict[tuple, frozenset] = {}
 
 def _trace_names(case: Case) -> set[str]:
     inputs = case.materialise()
+    if case.path == PT2E:  # materialise exported it: those are the names prepare_pt2e gets
+        return {n.name for n in inputs.model.graph.nodes}
     return {n.name for n in trace_like_prepare(inputs.model, inputs.prepare_custom_config).nodes}
 
 
@@ -97,11 +102,18 @@ def prepare_case(case: Case, impl: Implementation, keep_inputs: bool = False):
         # the names the float model gives its modules, parameters and buffers
         kept.float_names = {name for name, _ in itertools.chain(
             inputs.model.named_modules(), inputs.model.named_parameters(), inputs.model.named_buffers())}
+    prepare = impl.for_path(case.path)
+    if prepare is None:
+        raise SkipCase(f"IUT {impl.name!r} does not offer the {case.path} contract this case calls "
+                       f"(obsconf_contract: {CONTRACT_HINT[case.path]})")
     output = CapturedOutput()
     try:
         with warnings.catch_warnings(), output.capturing():
             warnings.simplefilter("ignore")
-            result = impl.prepare(inputs.model, inputs.qconfig_mapping, inputs.example_inputs, **inputs.kwargs())
+            if case.path == PT2E:
+                result = prepare(inputs.model, inputs.quantizer, is_qat=inputs.is_qat)
+            else:
+                result = prepare(inputs.model, inputs.qconfig_mapping, inputs.example_inputs, **inputs.kwargs())
     except Exception as exc:
         if DEBUG_HOOK is not None:
             DEBUG_HOOK(exc)
@@ -118,6 +130,8 @@ def prepare_case(case: Case, impl: Implementation, keep_inputs: bool = False):
         )
     return kept or inputs, result
 
+
+CONTRACT_HINT = {FX: "'fx', the default", PT2E: "'pt2e' or 'quantizer'"}
 
 # Called with the IUT's exception before it becomes the case's error: `run --pdb`.
 DEBUG_HOOK = None
@@ -233,7 +247,8 @@ def canonicalise_result(case: Case, result: GraphModule, golden: Plan | None = N
     A golden made by this torch release (its tracer) already records them (every name of its graph
     that is not structural), and when every node of the result bears one of those, the
     plan is the same as with a trace (`canonical.canonicalise_within`): most cases."""
-    given = case.preset.qconfig_mapping()  # the stored mapping is recorded by how it differs from this
+    # the stored mapping is recorded by how it differs from this (prepare_pt2e stores an empty one)
+    given = case.preset.qconfig_mapping() if case.path == FX else None
     if golden is not None and golden_torch and _same_release(golden_torch, torch.__version__):
         plan = canonicalise_within(result, golden.node_names(), given)
         if plan is not None:
@@ -345,12 +360,22 @@ def release_torch_caches(collect: bool = True, now: bool = False) -> None:
     copy-on-write pages."""
     from torch.ao.quantization.fx import utils as fx_utils
 
-    cache_clear = getattr(fx_utils.assert_and_get_unique_device, "cache_clear", None)
-    if cache_clear is not None:
-        cache_clear()
+    for memoised in (fx_utils.assert_and_get_unique_device, _torchao_unique_device()):
+        cache_clear = getattr(memoised, "cache_clear", None)
+        if cache_clear is not None:
+            cache_clear()
     _SOURCES.forget_new()
     if collect:
         _COLLECTOR.after_case(now)
+
+
+def _torchao_unique_device():
+    """torchao's copy of assert_and_get_unique_device (its prepare_pt2e's), when a PT2E case
+    has loaded torchao; None before (importing torchao only to clear it costs seconds)."""
+    import sys
+
+    utils = sys.modules.get("torchao.utils")
+    return getattr(utils, "_assert_and_get_unique_device", None)
 
 
 class _GeneratedSources:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 
-from . import hypothesis_graphs, lstm, negative, patterns, rules, standalone, torchvision_models, user, zoo
+from . import hypothesis_graphs, lstm, negative, patterns, pt2e, rules, standalone, torchvision_models, user, zoo
 from .configs import DEFAULT_PRESETS, PRESETS
 from .recipe import Case, CaseInputs, ConfigPreset, Recipe, SkipCase
 
-FAMILIES = (torchvision_models, patterns, rules, lstm, standalone, zoo, negative, hypothesis_graphs, user)
+FAMILIES = (torchvision_models, patterns, rules, lstm, standalone, zoo, negative, hypothesis_graphs, pt2e, user)
 
 __all__ = ["Case", "CaseInputs", "ConfigPreset", "Recipe", "SkipCase", "PRESETS", "all_cases", "all_recipes", "excluded"]
 

@@ -1,8 +1,9 @@
 """Recipes, configuration presets and cases: the corpus as data.
 
 A recipe builds a float model and its example inputs; a preset names a qconfig
-mapping, a backend config and PTQ or QAT; a case is one recipe under one preset,
-with the id `family/recipe/preset`.
+mapping, a backend config and PTQ or QAT (prepare_fx's path), or a Quantizer and PTQ or
+QAT (prepare_pt2e's path: the model is exported first); a case is one recipe under one
+preset, with the id `family/recipe/preset`.
 """
 
 from __future__ import annotations
@@ -20,14 +21,28 @@ class SkipCase(Exception):
     """Raised by a builder when this environment cannot build the case (reason in the message)."""
 
 
+FX, PT2E = "fx", "pt2e"  # the two paths of prepare: which contract a case calls
+
+
+def _none() -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class ConfigPreset:
     name: str
-    qconfig_mapping: Callable[[], Any]
-    backend_config: Callable[[], Any]
+    qconfig_mapping: Callable[[], Any] = _none
+    backend_config: Callable[[], Any] = _none
     is_qat: bool = False
     equalization_config: Callable[[], Any] | None = None
     tags: tuple[str, ...] = ()
+    # the PT2E path: a fresh Quantizer for each call (it annotates the exported graph);
+    # qconfig_mapping and backend_config are then unused
+    quantizer: Callable[[], Any] | None = None
+
+    @property
+    def path(self) -> str:
+        return PT2E if self.quantizer is not None else FX
 
 
 @dataclass(frozen=True)
@@ -63,8 +78,15 @@ class Case:
     def is_qat(self) -> bool:
         return self.preset.is_qat
 
+    @property
+    def path(self) -> str:
+        """`fx` (prepare_fx's contract) or `pt2e` (prepare_pt2e's)."""
+        return self.preset.path
+
     def materialise(self) -> "CaseInputs":
         """Fresh inputs for one IUT call: IUTs may mutate the model and configs."""
+        if self.path == PT2E:
+            return self._materialise_exported()
         if self.recipe.meta:
             with torch.device("meta"), _no_init_of_meta_tensors():
                 model = self.recipe.build()
@@ -84,6 +106,30 @@ class Case:
             backend_config=self.preset.backend_config(),
             equalization_config=self.preset.equalization_config() if self.preset.equalization_config else None,
         )
+
+
+    def _materialise_exported(self) -> "CaseInputs":
+        """The PT2E path's inputs: the float model exported with torch.export (in train
+        mode for QAT, as torchao's QAT flow exports it) and a fresh Quantizer."""
+        torch.manual_seed(0)
+        model = self.recipe.build().train(self.is_qat)
+        example_inputs = self.recipe.example_inputs()
+        exported = export_for_quantization(model, example_inputs)
+        return CaseInputs(model=exported, qconfig_mapping=None, example_inputs=example_inputs, is_qat=self.is_qat,
+                          prepare_custom_config=None, backend_config=None, equalization_config=None,
+                          quantizer=self.preset.quantizer())
+
+
+def export_for_quantization(model: torch.nn.Module, example_inputs: tuple):
+    """The graph prepare_pt2e takes: `torch.export.export(model, inputs).module()` (export's
+    warnings about the model, e.g. an RNN's flattened weights, are not the case's outcome)."""
+    import warnings
+
+    import torch.export
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.export.export(model, tuple(example_inputs)).module()
 
 
 @contextlib.contextmanager
@@ -121,6 +167,7 @@ class CaseInputs:
     prepare_custom_config: Any
     backend_config: Any
     equalization_config: Any
+    quantizer: Any = None  # the PT2E path's
 
     def kwargs(self) -> dict[str, Any]:
         return dict(
