@@ -17,8 +17,12 @@ def rule_key(recorded: str) -> tuple[str, bool]:
     return recorded.replace(" (shared)", ""), recorded.endswith(" (shared)")
 
 
-def explain_module(gm: GraphModule, names, rules_key: str, indent: str = "") -> tuple[list[str], set[str]]:
+def explain_module(gm: GraphModule, names, rules_key: str, indent: str = "",
+                   asked_key: str | None = None) -> tuple[list[str], set[str]]:
+    """Lines for every observed edge of `gm` and the rules used; with `asked_key`, each
+    observer also names the annotation that asked for it (the pt2e path)."""
     rules = gm.meta.get(rules_key)
+    asked = gm.meta.get(asked_key, {}) if asked_key else {}
     if rules is None:
         raise CaseError("this implementation records no rules (explain works with --impl reference)")
     canon = _Canonicaliser(gm, None if names is None else set(names))
@@ -33,7 +37,8 @@ def explain_module(gm: GraphModule, names, rules_key: str, indent: str = "") -> 
             if shared:
                 used.add("shared")
             cls = plan.observers[obs_id].split("(")[0].rsplit(".", 1)[-1]
-            parts.append(f"{obs_id} {cls} <- {key}{' + shared' if shared else ''}")
+            why = asked.get(node_of[obs_id].name)
+            parts.append(f"{obs_id} {cls} <- {key}{' + shared' if shared else ''}{f' [{why}]' if why else ''}")
         lines.append(f"{indent}{edge.producer} -> {edge.consumer} ({edge.position}): {'; '.join(parts)}")
     for target in sorted(plan.standalone):
         lines.append(f"{indent}standalone module {target}:")
@@ -53,15 +58,17 @@ def refusing_rule(frames) -> str:
     import reference
 
     root = Path(inspect.getfile(reference)).parent
+    packages = {root: "reference", root / "pt2e": "reference.pt2e"}  # the fx rules, the pt2e rules
     for filename, function in reversed(frames):
         path = Path(filename)
-        if path.parent != root:
+        if path.parent not in packages:
             continue
-        func = getattr(importlib.import_module(f"reference.{path.stem}"), function, None)
+        func = getattr(importlib.import_module(f"{packages[path.parent]}.{path.stem}"), function, None)
         if not inspect.isfunction(func) or not inspect.getdoc(func):
             continue  # a helper nested in a rule (or a generator of one): the rule is further out
         statement = " ".join(inspect.getdoc(func).split())
-        return f"{function}: {statement} [reference/{path.name}:{function}]"
+        where = path.relative_to(root.parent).as_posix()
+        return f"{function}: {statement} [{where}:{function}]"
     return "(no rule of the reference: raised outside it)"
 
 
@@ -70,12 +77,19 @@ def explain(case, impl) -> list[str]:
     what was raised and the rule that raised it."""
     import reference
 
+    if case.path == "pt2e":
+        import reference.pt2e
+
+        rules = reference.pt2e  # the annotation rules
+    else:
+        rules = reference
     try:
         gm = run_iut(case, impl)
     except Refused as exc:
         return [f"refused: {exc.rejection[0]}: {exc.rejection[1]}", "", "rule:", f"  {refusing_rule(exc.frames)}"]
     try:
-        lines, used = explain_module(gm, original_node_names(case), reference.RULES_KEY)
+        lines, used = explain_module(gm, original_node_names(case), rules.RULES_KEY,
+                                     asked_key=getattr(rules, "ASKED_BY_KEY", None))
     finally:
         del gm
         release_torch_caches()
@@ -84,7 +98,7 @@ def explain(case, impl) -> list[str]:
     lines.append("")
     lines.append("rules:")
     for key in sorted(used):
-        func = reference.RULES.get(key)
+        func = rules.RULES.get(key)
         if func is None:
             lines.append(f"  {key}: (unknown rule)")
             continue

@@ -7,7 +7,7 @@ Three kinds of recipe:
   from the quantizers' own tables (XNNPACKQuantizer's annotators, X86InductorQuantizer's
   quantizable aten ops and its fusion patterns), under every quantizer preset: what one
   quantizer annotates another leaves alone, and that is a plan too.
-- `torchvision/<model>`: real models (weights=None) under the XNNPACK and x86 presets.
+- `vision/<model>`: torchvision models (weights=None) under the XNNPACK and x86 presets.
 - `annotations/<kind>`: hand-written annotations (models/pt2e_annotations.py) for every
   quantization-spec kind and sharing shape, and the refusals prepare_pt2e makes.
 
@@ -50,10 +50,14 @@ def _torchao():
 
 
 def _xnnpack(**config):
+    import warnings
+
     _torchao()
     from torchao.testing.pt2e._xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
 
-    return XNNPACKQuantizer().set_global(get_symmetric_quantization_config(**config))
+    with warnings.catch_warnings():  # "XNNPACKQuantizer is deprecated!" (for executorch's)
+        warnings.simplefilter("ignore")
+        return XNNPACKQuantizer().set_global(get_symmetric_quantization_config(**config))
 
 
 def _x86(**config):
@@ -243,7 +247,7 @@ def _image() -> tuple:
 
 
 def _torchvision_recipes() -> list[Recipe]:
-    return [Recipe(FAMILY, f"torchvision/{name}", functools.partial(_torchvision_model, name), _image,
+    return [Recipe(FAMILY, f"vision/{name}", functools.partial(_torchvision_model, name), _image,
                    tags=(FAMILY, "torchvision"), presets=tuple(PRESETS[p] for p in MAIN),
                    rejects=tuple(p for m, p in TORCHVISION_REJECTS if m == name))
             for name in TORCHVISION]

@@ -419,3 +419,72 @@ def refuses_in_its_own_words_by_class(model, qconfig_mapping, example_inputs, **
 
 
 refuses_in_its_own_words_by_class.obsconf_rejections = "class"
+
+
+# -- the pt2e contract: prepare_pt2e(model, quantizer, *, is_qat) ----------------------------
+
+
+class _AnnotatesThen:
+    """A quantizer that annotates as `inner` does, then lets `change(model)` edit the
+    annotations: what prepare then places is the planted fault."""
+
+    def __init__(self, inner, change):
+        self.inner, self.change = inner, change
+
+    def transform_for_annotation(self, model):
+        return self.inner.transform_for_annotation(model)
+
+    def annotate(self, model):
+        self.inner.annotate(model)
+        self.change(model)
+        return model
+
+    def validate(self, model):
+        self.inner.validate(model)
+
+    def prepare_obs_or_fq_callback(self, model, edge_or_node_to_obs_or_fq):
+        self.inner.prepare_obs_or_fq_callback(model, edge_or_node_to_obs_or_fq)
+
+
+def _annotations(model):
+    return [n.meta["quantization_annotation"] for n in model.graph.nodes if "quantization_annotation" in n.meta]
+
+
+def pt2e_without_implicit_sharing(model, quantizer, *, is_qat=False):
+    """torchao's prepare_pt2e, but no annotation allows implicit sharing."""
+    from conformance.contract import oracle_prepare_pt2e
+
+    def change(gm):
+        for annotation in _annotations(gm):
+            annotation.allow_implicit_sharing = False
+
+    return oracle_prepare_pt2e(model, _AnnotatesThen(quantizer, change), is_qat=is_qat)
+
+
+pt2e_without_implicit_sharing.obsconf_contract = "pt2e"
+
+
+def pt2e_ignores_derived_specs(model, quantizer, *, is_qat=False):
+    """torchao's prepare_pt2e, but edges with a DerivedQuantizationSpec go unobserved."""
+    from conformance.contract import oracle_prepare_pt2e
+
+    def change(gm):
+        for annotation in _annotations(gm):
+            for arg, spec in list(annotation.input_qspec_map.items()):
+                if type(spec).__name__ == "DerivedQuantizationSpec":
+                    del annotation.input_qspec_map[arg]
+
+    return oracle_prepare_pt2e(model, _AnnotatesThen(quantizer, change), is_qat=is_qat)
+
+
+pt2e_ignores_derived_specs.obsconf_contract = "pt2e"
+
+
+def xnnpack_per_tensor_quantizer():
+    """A quantizer fork that forgets per-channel weights: XNNPACKQuantizer, per tensor."""
+    from models.pt2e import _xnnpack
+
+    return _xnnpack()
+
+
+xnnpack_per_tensor_quantizer.obsconf_contract = "quantizer"

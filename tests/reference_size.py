@@ -32,17 +32,18 @@ def code_lines(source: str) -> int:
 
 
 def sizes() -> dict[str, tuple[int, int]]:
-    """file name -> (code lines, physical lines)."""
+    """file name (relative to reference/: the pt2e rules as pt2e/...) -> (code lines, physical lines)."""
     root = Path(reference.__file__).parent
-    return {p.name: (code_lines(p.read_text()), len(p.read_text().splitlines())) for p in sorted(root.glob("*.py"))}
+    return {p.relative_to(root).as_posix(): (code_lines(p.read_text()), len(p.read_text().splitlines()))
+            for p in sorted(root.rglob("*.py"))}
 
 
 def main() -> None:
     table = sizes()
     for name, (code, physical) in table.items():
-        print(f"{name:18} {code:5} code {physical:5} lines")
+        print(f"{name:22} {code:5} code {physical:5} lines")
     code, physical = (sum(v[i] for v in table.values()) for i in (0, 1))
-    print(f"{'total':18} {code:5} code {physical:5} lines (budget {BUDGET} code lines)")
+    print(f"{'total':22} {code:5} code {physical:5} lines (budget {BUDGET} code lines)")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,11 @@ FORBIDDEN = (
     "torch.ao.quantization.quantize_fx",
     "torch.ao.quantization.quantize",  # eager propagate_qconfig_ / convert decide QAT swaps in prepare
     "torch.ao.quantization.fx._equalize",  # node_supports_equalization and friends
+    # the pt2e path: prepare_pt2e and its placement, torchao's fork and torch's own (2.1 to 2.10)
+    "torchao.quantization.pt2e.prepare",
+    "torchao.quantization.pt2e.quantize_pt2e",
+    "torch.ao.quantization.pt2e.prepare",
+    "torch.ao.quantization.quantize_pt2e",
 )
 
 
@@ -109,6 +114,28 @@ def test_reference_never_calls_placement_logic(case_id):
     calls = forbidden_calls_during(
         lambda: reference.prepare(inputs.model, inputs.qconfig_mapping, inputs.example_inputs, **inputs.kwargs())
     )
+    assert calls == []
+
+
+PT2E_CASES_USING_EVERY_RULE = (
+    "pt2e/annotations/shared-chain/annotation-static",
+    "pt2e/annotations/derived-bias/annotation-qat",
+    "pt2e/annotations/fixed-qparams/annotation-qat",
+    "pt2e/annotations/mutable-buffer/annotation-static",
+    "pt2e/annotations/implicit-sharing-other-dtype/annotation-static",
+    "pt2e/ops/conv_bn_relu/xnnpack-qat",
+    "pt2e/ops/x86-conv2d_bn_add_relu/x86-inductor-static",
+)
+
+
+@pytest.mark.parametrize("case_id", PT2E_CASES_USING_EVERY_RULE)
+def test_the_pt2e_reference_never_calls_prepare_pt2e(case_id):
+    import reference.pt2e
+
+    case = next(c for c in all_cases() if c.id == case_id)
+    inputs = case.materialise()
+    calls = forbidden_calls_during(
+        lambda: reference.pt2e.prepare_pt2e(inputs.model, inputs.quantizer, is_qat=inputs.is_qat))
     assert calls == []
 
 

@@ -5,6 +5,6 @@ data classes, never torchao's (or torch's) pt2e prepare; tests/test_reference_bo
 enforces that.
 """
 
-from .pipeline import RULES, RULES_KEY, prepare_pt2e
+from .pipeline import ASKED_BY_KEY, RULES, RULES_KEY, prepare_pt2e
 
-__all__ = ["RULES", "RULES_KEY", "prepare_pt2e"]
+__all__ = ["ASKED_BY_KEY", "RULES", "RULES_KEY", "prepare_pt2e"]

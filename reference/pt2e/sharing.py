@@ -42,7 +42,8 @@ def join(groups: Groups, target, sharer) -> None:
 
 def concrete_spec(groups: Groups, spec):
     """What a SharedQuantizationSpec stands for: the spec of the representative of the group
-    of what it names, followed until a spec that is not shared."""
+    of what it names, followed until a spec that is not shared. Naming an edge or node that
+    nobody annotated is refused (KeyError naming it)."""
     while is_shared(spec):
         spec = groups.specs[groups.representative(spec.edge_or_node)]
     return spec
