@@ -587,6 +587,12 @@ def cmd_strength(args) -> int:
             if only(mutant):
                 print(mutant.describe())
         return 0
+    if args.retier:
+        try:
+            print(f"wrote {strength.retier(select(None))}")
+        except strength.StrengthError as exc:
+            raise UsageError(str(exc)) from None
+        return 0
     started = time.monotonic()
     try:
         chosen, results, _ = strength.run(select(args.k), jobs=args.jobs, case_timeout=args.case_timeout, only=only,
@@ -1048,6 +1054,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--jobs", type=_count, default=2, help="mutants run at once, each in its own worker (default 2)")
     p.add_argument("--only", action="append", metavar="PATTERN", help="only mutants whose id matches, or an operator")
     p.add_argument("--list", action="store_true", help="list the mutants and run nothing")
+    p.add_argument("--retier", action="store_true",
+                   help="choose the quick tier again from the kills it records (no mutant runs): after the corpus "
+                        "gained a family, backend or reference rule")
     p.add_argument("--fresh", action="store_true", help="ignore cached results (they stay in the cache file)")
     p.add_argument("--depth", choices=("local", "fast", "all"), default="fast",
                    help="how far survivors go: the cheapest case of each distinct set of lines executed in the "

@@ -300,3 +300,53 @@ def case_specs(draw, max_nodes: int = 12):
     graph = copy.deepcopy(draw(graph_specs(max_nodes=max_nodes)))
     config = draw(config_specs(graph))  # may give standalone modules their own configs
     return {"graph": graph, "config": config}
+
+
+# -- prepare_pt2e's path: annotations as data ----------------------------------------------------
+
+from models.pt2e_annotations import SPEC_KINDS  # noqa: E402
+
+
+@st.composite
+def _reference(draw, entries: int, node: bool = True):
+    """An edge (entry, input) or, when `node`, a node (entry) of the drawn entries."""
+    if node and draw(st.booleans()):
+        return {"node": draw(st.integers(0, entries - 1))}
+    return {"edge": [draw(st.integers(0, entries - 1)), draw(st.integers(0, 2))]}
+
+
+@st.composite
+def _qspec(draw, entries: int):
+    kind = draw(st.sampled_from(SPEC_KINDS))  # shrinks to a plain int8 activation
+    if kind == "shared":
+        return {"kind": kind, "to": draw(_reference(entries))}
+    if kind == "derived":
+        return {"kind": kind, "from": draw(st.lists(_reference(entries, node=False), min_size=1, max_size=2))}
+    return {"kind": kind}
+
+
+@st.composite
+def annotation_entries(draw):
+    """1 to 6 annotation entries (models/pt2e_annotations.apply_entries says what they mean)."""
+    count = draw(st.integers(1, 6))
+    entries = []
+    for _ in range(count):
+        inputs = draw(st.lists(st.tuples(st.integers(0, 2), _qspec(count)).map(list), max_size=3))
+        output = draw(st.one_of(_qspec(count), st.none()))
+        entries.append({"node": draw(st.integers(0, 15)), "inputs": inputs, "output": output,
+                        "implicit": not draw(st.integers(0, 3)) == 3})  # shrinks to sharing implicitly
+    return entries
+
+
+@st.composite
+def pt2e_case_specs(draw, max_nodes: int = 8):
+    """A generated case of prepare_pt2e's path: a graph (no standalone modules: export
+    inlines them) and annotations; {"graph": ..., "config": {"path": "pt2e", ...}}."""
+    graph = copy.deepcopy(draw(graph_specs(max_nodes=max_nodes, nested=False)))
+    config = {"path": graphs.PT2E, "qat": draw(st.booleans()), "annotations": draw(annotation_entries())}
+    return {"graph": graph, "config": config}
+
+
+def specs_for(path: str, max_nodes: int):
+    """The strategy of generated cases of prepare's `path` ("fx" or "pt2e")."""
+    return pt2e_case_specs(max_nodes=max_nodes) if path == graphs.PT2E else case_specs(max_nodes=max_nodes)

@@ -423,11 +423,29 @@ def _run_mutants(todo, source, path, store, directory, results, jobs, case_timeo
 
 def write_quick_tier(chosen, results: dict, cases, say=print) -> Path:
     """Choose the quick tier from a full run's results (conformance/quick.py) and write it."""
+    killers = {m.id: results[m.id]["case"] for m in chosen if results.get(m.id, {}).get("status") == KILLED}
+    return _write_tier(killers, cases, say)
+
+
+def retier(cases, say=print) -> Path:
+    """Choose the quick tier again from the kills it records, no mutant run: for a corpus
+    that gained a family, backend or reference rule (`obsconf strength --retier`). The
+    kills are those of the last full run, each by the case the tier names for it."""
+    from . import quick
+
+    header, reasons = quick.read()
+    if header["digest"] != mutants.source_digest(mutants.source_path().read_text()):
+        raise StrengthError("the quick tier was chosen for another prepare.py: a full `obsconf strength` chooses it")
+    return _write_tier(quick.killed_by(reasons), cases, say)
+
+
+def _write_tier(killers: dict[str, str], cases, say) -> Path:
     import functools
 
     import torch
 
     import reference
+    import reference.pt2e
 
     from . import quick
 
@@ -435,11 +453,10 @@ def write_quick_tier(chosen, results: dict, cases, say=print) -> Path:
     source = path.read_text()
     entries = line_map(cases, source, path, say=say)
     seconds = {cid: e["seconds"] for cid, e in entries.items() if e["usable"]}
-    killers = {m.id: results[m.id]["case"] for m in chosen
-               if results.get(m.id, {}).get("status") == KILLED and results[m.id].get("case") in seconds}
+    killers = {m: case_id for m, case_id in killers.items() if case_id in seconds}
     by_id = {c.id: c for c in cases}
     rules_of = functools.cache(lambda case_id: quick.reference_rules(by_id[case_id]))
-    picked, unused = quick.choose(killers, seconds, rules_of, reference.RULES)
+    picked, unused = quick.choose(killers, seconds, rules_of, {**reference.RULES, **reference.pt2e.RULES})
     total = sum(seconds[c] for c, _ in picked)
     write_atomic(quick.FILE, quick.text(picked, unused, mutants.source_digest(source), torch.__version__,
                                         len(killers), total))

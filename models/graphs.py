@@ -581,9 +581,17 @@ def prepare_custom_config(config: dict, graph: dict):
     return pcc
 
 
+PT2E = "pt2e"  # a config of prepare_pt2e's path: {"path": "pt2e", "qat": ..., "annotations": [...]}
+
+
 def check_config(config: dict, graph: dict) -> None:
     """SpecError when the config spec is malformed or names what the graph lacks."""
     try:
+        if config.get("path") == PT2E:
+            from .pt2e_annotations import check_entries
+
+            check_entries(config["annotations"])
+            return
         if config["backend"] not in BACKENDS:
             raise SpecError(f"unknown backend {config['backend']!r}")
         n_in, n_out = len(graph["inputs"]), len(graph["outputs"]["values"])
@@ -592,7 +600,7 @@ def check_config(config: dict, graph: dict) -> None:
         if any(not 0 <= i < n_out for i in config.get("output_quantized", [])):
             raise SpecError(f"output_quantized {config['output_quantized']} out of range for {n_out} outputs")
         qconfig_mapping(config["mapping"], config["backend"], config.get("qat", False))
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise SpecError(f"malformed config spec: {type(exc).__name__}: {exc}") from None
 
 
@@ -609,12 +617,15 @@ def spec_digest(spec: dict) -> str:
 
 
 def preset_name(config: dict) -> str:
-    return f"{config['backend']}-{'qat' if config.get('qat') else 'static'}"
+    kind = "annotations" if config.get("path") == PT2E else config["backend"]
+    return f"{kind}-{'qat' if config.get('qat') else 'static'}"
 
 
 def to_case(spec: dict, family: str = "hypothesis", name: str | None = None):
     """The corpus case for a spec: `family/<digest>/<backend>-<static|qat>`; a spec with
-    `"rejects": true` is a negative case (the oracle refuses it, tag `rejects`)."""
+    `"rejects": true` is a negative case (the oracle refuses it, tag `rejects`). A spec
+    of prepare_pt2e's path is `pt2e/hypothesis/<digest>/annotations-<static|qat>`, its
+    annotations applied by its quantizer, whatever `family` says."""
     from .recipe import Case, ConfigPreset, Recipe
 
     graph = spec["graph"]
@@ -625,20 +636,34 @@ def to_case(spec: dict, family: str = "hypothesis", name: str | None = None):
     if not isinstance(rejects, bool):
         raise SpecError(f"rejects must be true or false, not {rejects!r}")
     is_qat = bool(config.get("qat", False))
-    preset = ConfigPreset(
-        preset_name(config),
-        lambda: qconfig_mapping(config["mapping"], config["backend"], is_qat),
-        lambda: backend_config(config["backend"]),
-        is_qat=is_qat,
-        tags=("qat" if is_qat else "static",),
-    )
+    name = name or spec_digest(spec)
+    if config.get("path") == PT2E:
+        from .pt2e import _torchao
+        from .pt2e_annotations import generated_quantizer
+
+        def make_quantizer():
+            _torchao()
+            return generated_quantizer(config["annotations"], is_qat)
+
+        family, name = PT2E, f"hypothesis/{name}"
+        preset = ConfigPreset(preset_name(config), is_qat=is_qat, quantizer=make_quantizer,
+                              tags=(PT2E, "qat" if is_qat else "ptq", "generated"))
+    else:
+        preset = ConfigPreset(
+            preset_name(config),
+            lambda: qconfig_mapping(config["mapping"], config["backend"], is_qat),
+            lambda: backend_config(config["backend"]),
+            is_qat=is_qat,
+            tags=("qat" if is_qat else "static",),
+        )
     recipe = Recipe(
         family,
-        name or spec_digest(spec),
+        name,
         lambda: build_model(graph),
         lambda: example_inputs(graph),
         tags=tuple(sorted(tags_of(graph))),
-        prepare_custom_config=lambda _preset: prepare_custom_config(config, graph),
+        prepare_custom_config=(None if config.get("path") == PT2E
+                               else lambda _preset: prepare_custom_config(config, graph)),
         presets=(preset,),
         rejects=(preset.name,) if rejects else (),
     )

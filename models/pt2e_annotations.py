@@ -443,3 +443,92 @@ def recipes() -> list[Recipe]:
         out.append(Recipe(FAMILY, f"annotations/{name}", model, inputs, tags=(FAMILY, "annotations"),
                           presets=presets, rejects=tuple(p.name for p in presets) if refuses else ()))
     return out
+
+
+# -- generated annotations (Hypothesis: conformance/generate.py draws them) ----------------------
+
+SPEC_KINDS = ("act-int8", "act-uint8", "weight", "tensor-weight", "dynamic", "fixed", "shared", "derived", "none")
+
+
+def check_entries(entries) -> None:
+    """ValueError when generated annotation entries are malformed (they are data: a frozen
+    case's JSON file holds them)."""
+    if not isinstance(entries, list) or not entries:
+        raise ValueError("annotations must be a non-empty list of entries")
+    for entry in entries:
+        if not isinstance(entry["node"], int) or not isinstance(entry.get("implicit", True), bool):
+            raise ValueError(f"malformed annotation entry {entry!r}")
+        for position, spec in entry["inputs"]:
+            if not isinstance(position, int):
+                raise ValueError(f"malformed input position {position!r}")
+            _check_spec(spec)
+        if entry.get("output") is not None:
+            _check_spec(entry["output"])
+
+
+def _check_spec(spec) -> None:
+    if spec["kind"] not in SPEC_KINDS:
+        raise ValueError(f"unknown spec kind {spec['kind']!r} (known: {', '.join(SPEC_KINDS)})")
+    refs = [spec["to"]] if spec["kind"] == "shared" else spec["from"] if spec["kind"] == "derived" else []
+    for ref in refs:
+        if not (isinstance(ref, dict) and (isinstance(ref.get("node"), int) or
+                                           (isinstance(ref.get("edge"), list) and len(ref["edge"]) == 2))):
+            raise ValueError(f"malformed reference {ref!r}")
+
+
+def _tensor_inputs(node) -> list:
+    found = []
+
+    def walk(arg):
+        if isinstance(arg, (list, tuple)):
+            for inner in arg:
+                walk(inner)
+        elif isinstance(arg, torch.fx.Node) and isinstance(arg.meta.get("val"), torch.Tensor) and arg not in found:
+            found.append(arg)
+
+    walk(node.args)
+    return found
+
+
+def apply_entries(entries, model, kit) -> None:
+    """Generated annotations, applied to the exported graph: entry i annotates tensor node
+    `node` (modulo their number, in graph order), each of its inputs by position among the
+    node's tensor inputs (modulo), and its output; a shared or derived spec refers to an
+    edge (entry, input) or a node (entry) of the entries, which may be annotated later or
+    never (prepare then refuses, and that is the case's outcome). A node annotated by two
+    entries keeps the last annotation."""
+    nodes = [n for n in model.graph.nodes if n.op == "call_function" and isinstance(n.meta.get("val"), torch.Tensor)]
+    if not nodes:
+        return
+    placed = []
+    for entry in entries:
+        node = nodes[entry["node"] % len(nodes)]
+        tensors = _tensor_inputs(node)
+        placed.append((node, [tensors[p % len(tensors)] for p, _ in entry["inputs"]] if tensors else []))
+
+    def ref(r):
+        node, inputs = placed[(r["node"] if "node" in r else r["edge"][0]) % len(placed)]
+        if "node" in r or not inputs:
+            return node
+        return inputs[r["edge"][1] % len(inputs)], node
+
+    def spec_of(s):
+        kind = s["kind"]
+        if kind in ("act-int8", "act-uint8"):
+            return kit.act(torch.int8 if kind == "act-int8" else torch.uint8)
+        if kind == "shared":
+            return kit.shared(ref(s["to"]))
+        if kind == "derived":
+            return kit.derived_bias([ref(r) for r in s["from"]])
+        return {"weight": kit.weight, "tensor-weight": kit.tensor_weight, "dynamic": kit.dynamic,
+                "fixed": kit.fixed, "none": lambda: None}[kind]()
+
+    for (node, inputs), entry in zip(placed, entries):
+        specs = {arg: spec_of(s) for arg, (_, s) in zip(inputs, entry["inputs"])}
+        output = spec_of(entry["output"]) if entry.get("output") is not None else None
+        kit.annotate(node, specs, output, entry.get("implicit", True))
+
+
+def generated_quantizer(entries, is_qat: bool):
+    """The quantizer of a generated pt2e case: it applies `entries` (apply_entries)."""
+    return hand_written_quantizer(functools.partial(apply_entries, entries), is_qat)

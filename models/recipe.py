@@ -111,13 +111,14 @@ class Case:
     def _materialise_exported(self) -> "CaseInputs":
         """The PT2E path's inputs: the float model exported with torch.export (in train
         mode for QAT, as torchao's QAT flow exports it) and a fresh Quantizer."""
+        quantizer = self.preset.quantizer()  # first: where torchao is missing, the case skips before export
         torch.manual_seed(0)
         model = self.recipe.build().train(self.is_qat)
         example_inputs = self.recipe.example_inputs()
         exported = export_for_quantization(model, example_inputs)
         return CaseInputs(model=exported, qconfig_mapping=None, example_inputs=example_inputs, is_qat=self.is_qat,
                           prepare_custom_config=None, backend_config=None, equalization_config=None,
-                          quantizer=self.preset.quantizer())
+                          quantizer=quantizer)
 
 
 def export_for_quantization(model: torch.nn.Module, example_inputs: tuple):
