@@ -527,7 +527,7 @@ def cmd_fuzz(args) -> int:
     impl, against = load(args.impl), load(args.against)
     if args.freeze or args.negatives:
         fuzz.freeze_sample(args.freeze, args.seed if args.seed is not None else 0, against, args.max_nodes,
-                           negatives=args.negatives)
+                           negatives=args.negatives, path=args.path)
         return 0
     last = [0.0]
 
@@ -538,7 +538,8 @@ def cmd_fuzz(args) -> int:
                   f"{report.rate:.1f} examples/s", flush=True)
 
     try:
-        report = fuzz.fuzz(impl, against, args.examples, args.seed, args.profile, args.max_nodes, progress)
+        report = fuzz.fuzz(impl, against, args.examples, args.seed, args.profile, args.max_nodes, progress,
+                           path=args.path)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if report.divergence is not None:
@@ -1038,6 +1039,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--impl", required=True, help="the implementation under test")
     p.add_argument("--against", default="torch", help="the expected side (default: torch, the oracle)")
     p.add_argument("--no-pending", action="store_true", help="do not write a divergence as a pending case")
+    p.add_argument("--path", choices=("fx", "pt2e"), default="fx",
+                   help="which path of prepare: fx (graphs and qconfig mappings, the default) or pt2e (exported "
+                        "graphs and generated annotations)")
     p.add_argument("--freeze", type=int, default=0, metavar="N",
                    help="instead, write N generated cases the --against side accepts into models/generated/")
     p.add_argument("--negatives", type=int, default=0, metavar="M",

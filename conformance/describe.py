@@ -368,7 +368,11 @@ def _without_object_reprs(text: str) -> str:
 def exception_message(exc: BaseException) -> str:
     """The stable part of a refusal's message: its first non-empty line, without memory
     addresses, folders of file paths or object reprs (`<...>`, `BatchNorm2d(...)`), cut at
-    MAX_MESSAGE characters."""
+    MAX_MESSAGE characters; a RecursionError's without where the stack ran out."""
+    if isinstance(exc, RecursionError):
+        # where the stack runs out (" in comparison", " while calling a Python object") depends
+        # on the Python release and the depth prepare was called at, not on the refusal
+        return "maximum recursion depth exceeded"
     text = str(exc) if not isinstance(exc, KeyError) or not exc.args else str(exc.args[0])
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
     line = _without_object_reprs(_PATH.sub(r"\1", _ADDRESS.sub("", line)))

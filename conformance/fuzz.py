@@ -111,6 +111,7 @@ def fuzz(
     profile: str = "ci",
     max_nodes: int = 12,
     progress: Callable[[FuzzReport], None] | None = None,
+    path: str = "fx",
 ) -> FuzzReport:
     """Compare `impl` with `against` on generated cases until `examples` were compared
     or one differs; a divergence comes back shrunk (Hypothesis replays the minimal
@@ -134,7 +135,7 @@ def fuzz(
             report.divergence = Divergence(spec, differences)
             raise _Diverged()
 
-    test = profile_settings(profile, examples, seed)(given(generate.case_specs(max_nodes=max_nodes))(check))
+    test = profile_settings(profile, examples, seed)(given(generate.specs_for(path, max_nodes))(check))
     if seed is not None:
         test = hypothesis_seed(seed)(test)
     try:
@@ -182,7 +183,7 @@ def write_pending(divergence: Divergence, found: dict, folder: Path | None = Non
     spec = {"graph": divergence.spec["graph"], "config": divergence.spec["config"]}
     name = graphs.spec_digest(spec)
     spec["found"] = {**found, "torch": torch.__version__, "differences": divergence.differences}
-    made = oracle_golden(graphs.to_case(spec, FAMILY, name=name))
+    made = oracle_golden(graphs.to_case(spec, FAMILY, name=name))  # a pt2e spec's case is pt2e/hypothesis/...
     if made is not None and made[1]:
         spec["rejects"] = True
     path = folder / f"{name}.json"
@@ -224,7 +225,7 @@ def accept_pending(folder: Path | None = None, frozen: Path | None = None, store
             say(f"NOTE {case_id}: the oracle {'refuses' if refuses else 'accepts'} it now; frozen as a "
                 f"{'negative' if refuses else 'positive'} case")
         spec["rejects"] = refuses
-        write_atomic(frozen / path.name, spec_text(spec))
+        write_atomic(hypothesis_graphs.frozen_dir_for(spec, frozen) / path.name, spec_text(spec))
         store.write(case_id, golden)
         path.unlink()
         if pending_plan.is_file():
@@ -234,25 +235,27 @@ def accept_pending(folder: Path | None = None, frozen: Path | None = None, store
     return accepted, failed
 
 
-# Examples drawn per negative case wanted: the oracle refuses about 1 generated case in 80.
-DRAWS_PER_NEGATIVE = 200
+# Examples drawn per negative case wanted: the oracle refuses about 1 generated case in 80
+# of prepare_fx's path, about 1 in 6 of prepare_pt2e's (annotations that name what nobody annotated).
+DRAWS_PER_NEGATIVE = {"fx": 200, "pt2e": 12}
 
 
 def freeze_sample(count: int, seed: int, against: Implementation, max_nodes: int = 12, frozen: Path | None = None,
-                  say: Callable[[str], None] = print, negatives: int = 0) -> int:
+                  say: Callable[[str], None] = print, negatives: int = 0, path: str = "fx") -> int:
     """Write `count` generated cases that `against` prepares, and up to `negatives` it
     refuses (negative cases, `"rejects": true`), into the frozen family (spec files only:
     `obsconf regen -k hypothesis/` makes their goldens and checks that the oracle refuses
-    exactly the negative ones)."""
-    frozen = frozen or hypothesis_graphs.FROZEN_DIR
+    exactly the negative ones). Cases of prepare_pt2e's path (`path="pt2e"`) go into the
+    frozen pt2e folder, as the pt2e family's `pt2e/hypothesis/...`."""
+    frozen = hypothesis_graphs.frozen_dir_for({"config": {"path": path}}, frozen)
     written: dict[str, dict] = {}
     refused: dict[tuple[str, str], dict[str, dict]] = {}  # by refusal: one refusal is far likelier than others
 
-    draws = max(count * 4, negatives * DRAWS_PER_NEGATIVE)
+    draws = max(count * 4, negatives * DRAWS_PER_NEGATIVE[path])
 
     @settings(settings.get_profile("deep"), max_examples=draws, verbosity=Verbosity.quiet, derandomize=False)
     @hypothesis_seed(seed)
-    @given(generate.case_specs(max_nodes=max_nodes))
+    @given(generate.specs_for(path, max_nodes))
     def collect(spec):
         name = graphs.spec_digest(spec)
         if (frozen / f"{name}.json").exists():  # frozen already: keep how it was found
@@ -275,8 +278,9 @@ def freeze_sample(count: int, seed: int, against: Implementation, max_nodes: int
         record = {**spec, "found": {"why": "sample", "seed": seed, "torch": torch.__version__}}
         write_atomic(frozen / f"{name}.json", spec_text(record))
     told = f" ({len(negative)} of them negative, {len(refused)} refusals: {against.name} refuses them)" if negatives else ""
+    family = "pt2e/hypothesis" if path == graphs.PT2E else FAMILY
     say(f"wrote {len(written) + len(negative)} generated cases to {frozen}{told}; make their goldens with "
-        f"`obsconf regen -k {FAMILY}/`")
+        f"`obsconf regen -k {family}/`")
     return len(written) + len(negative)
 
 

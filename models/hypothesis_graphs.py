@@ -35,6 +35,18 @@ def load_spec(path: Path) -> dict:
     return load_case(path)[0]
 
 
+PT2E_DIR = FROZEN_DIR / "pt2e"  # generated cases of prepare_pt2e's path (the pt2e family's)
+
+
+def frozen_dir_for(spec: dict, frozen: Path | None = None) -> Path:
+    """Where a frozen spec lives: the pt2e folder for prepare_pt2e's path (inside `frozen`
+    when one is given), else `frozen` (default: models/generated/)."""
+    base = frozen or FROZEN_DIR
+    if spec.get("config", {}).get("path") == graphs.PT2E:
+        return PT2E_DIR if frozen is None else base / "pt2e"
+    return base
+
+
 def frozen_files(folder: Path | None = None) -> list[Path]:
     folder = folder or FROZEN_DIR
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
@@ -76,9 +88,9 @@ def _salvaged_preset_name(path: Path) -> str:
     return graphs.preset_name({"backend": backend.group(1), "qat": re.search(r'"qat"\s*:\s*true', text) is not None})
 
 
-def _recipes() -> list[Recipe]:
+def _recipes(folder: Path | None = None) -> list[Recipe]:
     recipes = []
-    for path in frozen_files():
+    for path in frozen_files(folder):
         try:
             recipes.append(load_case(path)[1].recipe)
         except graphs.SpecError as exc:

@@ -257,9 +257,11 @@ EXCLUDED: list[tuple[str, str]] = []
 
 
 def _recipes() -> list[Recipe]:
-    from . import pt2e_annotations
+    from . import hypothesis_graphs, pt2e_annotations
 
-    return _op_recipes() + _torchvision_recipes() + pt2e_annotations.recipes()
+    # generated annotations frozen into the corpus (`obsconf fuzz --path pt2e --freeze N`)
+    generated = hypothesis_graphs._recipes(hypothesis_graphs.PT2E_DIR)
+    return _op_recipes() + _torchvision_recipes() + pt2e_annotations.recipes() + generated
 
 
 RECIPES = _recipes()

@@ -386,6 +386,14 @@ def range_upside_down(model, kit):
     kit.annotate(linear, {linear.args[0]: spec})
 
 
+def shared_cycle(model, kit):
+    """add's first input edge shares add's output, which shares that edge: a chain of
+    shared specs with no spec at its end."""
+    add = first(model, aten.add.Tensor)
+    a = add.args[0]
+    kit.annotate(add, {a: kit.shared(add)}, kit.shared((a, add)))
+
+
 # name -> (model class, inputs, annotate, refuses)
 ANNOTATIONS = {
     "input-only": (LinearModel, _rows, input_only, False),
@@ -409,6 +417,7 @@ ANNOTATIONS = {
     "shared-with-unannotated": (TwoConvsAdd, _image, shared_with_unannotated, True),
     "derived-per-channel-without-axis": (ConvRelu, _image, derived_per_channel_without_axis, True),
     "range-upside-down": (LinearModel, _rows, range_upside_down, True),
+    "shared-cycle": (TwoConvsAdd, _image, shared_cycle, True),
 }
 
 

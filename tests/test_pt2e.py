@@ -45,10 +45,10 @@ def test_the_family_lists_every_kind(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len([c for c in models.all_cases() if c.path == "pt2e"]) >= 380
     kinds = {line.split("/")[1] for line in lines}
-    assert kinds == {"ops", "vision", "annotations"}
+    assert kinds == {"ops", "vision", "annotations", "hypothesis"}
     assert all(line.startswith("pt2e/") and "pt2e" in line.split("\t")[1].split(",") for line in lines)
     presets = {line.split("\t")[0].rsplit("/", 1)[1] for line in lines}
-    assert set(pt2e.PRESETS) | {"annotation-static", "annotation-qat"} == presets
+    assert set(pt2e.PRESETS) | {"annotation-static", "annotation-qat", "annotations-static", "annotations-qat"} == presets
 
 
 def test_every_annotation_kind_runs_under_ptq_and_qat():
@@ -137,3 +137,86 @@ def test_explain_names_the_rule_and_the_annotation(capsys):
            "SharedQuantizationSpec]" in out
     assert "x -> conv2d (arg 0): obs5 HistogramObserver <- annotated-input [conv2d's input_qspec_map[x]" in out
     assert "annotated-input: An argument" in out  # the rule, stated by its docstring
+
+
+# -- generated annotations ----------------------------------------------------------------------
+
+import json  # noqa: E402
+
+from hypothesis import example, given, settings  # noqa: E402
+
+from conformance import fuzz, generate  # noqa: E402
+from conformance.contract import ORACLE, REFERENCE  # noqa: E402
+from models import graphs, hypothesis_graphs  # noqa: E402
+
+# A chain of shared specs that comes back to itself: torch recurses until the stack runs out.
+SHARED_CYCLE = {
+    "graph": {"inputs": [[1, 4]], "nodes": [{"op": "F.relu", "args": [0]}], "outputs": {"form": "single", "values": [1]}},
+    "config": {"path": "pt2e", "qat": False, "annotations": [
+        {"node": 0, "inputs": [[0, {"kind": "shared", "to": {"node": 0}}]],
+         "output": {"kind": "shared", "to": {"edge": [0, 0]}}, "implicit": True}]},
+}
+# A derived spec over an edge annotated by a later entry (built after it: a KeyError), QAT.
+DERIVED_FROM_LATER = {
+    "graph": {"inputs": [[2, 3]], "nodes": [
+        {"op": "nn.Linear", "args": [0], "name": "nn_linear_0", "params": {"fin": 3, "fout": 2}},
+        {"op": "F.relu", "args": [1]}], "outputs": {"form": "single", "values": [2]}},
+    "config": {"path": "pt2e", "qat": True, "annotations": [
+        {"node": 0, "inputs": [[0, {"kind": "derived", "from": [{"edge": [1, 0]}]}]], "output": None, "implicit": True},
+        {"node": 1, "inputs": [[0, {"kind": "act-int8"}]], "output": {"kind": "act-uint8"}, "implicit": True}]},
+}
+
+
+@settings(settings.get_profile("ci"), max_examples=40)
+@given(generate.pt2e_case_specs())
+@example(SHARED_CYCLE)
+@example(DERIVED_FROM_LATER)
+def test_the_reference_places_generated_annotations_as_the_oracle_does(spec):
+    assert fuzz.differential(spec, REFERENCE, ORACLE) == []
+
+
+def test_the_cycle_is_refused_alike_whatever_python_says_about_the_stack():
+    plan = fuzz.oracle_golden(graphs.to_case(SHARED_CYCLE))
+    assert plan[1] and "exception = RecursionError\nmessage = maximum recursion depth exceeded\n" in plan[0]
+
+
+def test_a_generated_case_is_a_pt2e_case():
+    case = graphs.to_case(SHARED_CYCLE)
+    assert case.id == f"pt2e/hypothesis/{graphs.spec_digest(SHARED_CYCLE)}/annotations-static"
+    assert case.path == "pt2e" and "generated" in case.tags
+    with pytest.raises(graphs.SpecError, match="unknown spec kind 'sideways'"):
+        graphs.to_case({**SHARED_CYCLE, "config": {**SHARED_CYCLE["config"], "annotations": [
+            {"node": 0, "inputs": [[0, {"kind": "sideways"}]], "output": None}]}})
+
+
+def test_a_planted_pt2e_fault_is_found_shrunk_and_frozen_into_the_pt2e_family(tmp_path):
+    planted = load("tests.planted:pt2e_without_implicit_sharing")
+    report = fuzz.fuzz(planted, ORACLE, seed=3, examples=300, max_nodes=4, path="pt2e")  # about a minute
+    assert report.divergence is not None, report.summary()
+    spec = report.divergence.spec
+    assert spec["config"]["path"] == "pt2e" and len(spec["config"]["annotations"]) <= 2  # shrunk
+    assert len(spec["graph"]["nodes"]) <= 2
+    assert report.divergence.differences == ["extra observer on relu -> relu_1 (arg 0) [HistogramObserver]"]
+    pending = fuzz.write_pending(report.divergence, {"impl": planted.name, "seed": 2}, folder=tmp_path / "pending")
+    store = GoldenStore(tmp_path / "golden")
+    messages = []
+    assert fuzz.accept_pending(tmp_path / "pending", tmp_path / "frozen", store, messages.append) == (1, 0)
+    frozen = tmp_path / "frozen" / "pt2e" / pending.name
+    case = hypothesis_graphs.load_case(frozen)[1]
+    assert messages == [f"accepted {case.id}"] and case.id.startswith("pt2e/hypothesis/")
+    assert run_case(case, ORACLE, store).status == CONFORM
+    assert run_case(case, REFERENCE, store).status == CONFORM
+    assert run_case(case, planted, store).status == DIFFER
+
+
+def test_freezing_a_pt2e_sample_writes_into_the_pt2e_folder(tmp_path):
+    assert fuzz.freeze_sample(3, 7, ORACLE, frozen=tmp_path, say=lambda _: None, negatives=1, path="pt2e") == 4
+    files = sorted((tmp_path / "pt2e").glob("*.json"))
+    assert len(files) == 4 and not list(tmp_path.glob("*.json"))
+    assert sum(bool(json.loads(f.read_text()).get("rejects")) for f in files) == 1
+
+
+def test_the_frozen_pt2e_sample_is_large():
+    generated = [c for c in models.all_cases() if c.id.startswith("pt2e/hypothesis/")]
+    assert len(generated) >= 300 and sum(REJECTS in c.tags for c in generated) >= 30
+    assert len([c for c in models.all_cases() if c.path == "pt2e"]) >= 600

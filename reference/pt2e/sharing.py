@@ -43,9 +43,15 @@ def join(groups: Groups, target, sharer) -> None:
 def concrete_spec(groups: Groups, spec):
     """What a SharedQuantizationSpec stands for: the spec of the representative of the group
     of what it names, followed until a spec that is not shared. Naming an edge or node that
-    nobody annotated is refused (KeyError naming it)."""
+    nobody annotated is refused (KeyError naming it), and so is a chain that comes back to
+    a group it passed (RecursionError: torch follows it until the stack runs out)."""
+    passed = set()
     while is_shared(spec):
-        spec = groups.specs[groups.representative(spec.edge_or_node)]
+        representative = groups.representative(spec.edge_or_node)
+        if representative in passed:
+            raise RecursionError("maximum recursion depth exceeded")
+        passed.add(representative)
+        spec = groups.specs[representative]
     return spec
 
 
