@@ -560,11 +560,13 @@ def cmd_invariants(args) -> int:
     from . import metamorphic
 
     impl = load(args.impl)
-    which = tuple(args.only or metamorphic.INVARIANTS)
-    unknown = set(which) - set(metamorphic.INVARIANTS)
+    known = metamorphic.PT2E_INVARIANTS if args.path == "pt2e" else metamorphic.INVARIANTS
+    which = tuple(args.only or known)
+    unknown = set(which) - set(known)
     if unknown:
-        raise UsageError(f"unknown invariant(s) {sorted(unknown)} (known: {', '.join(metamorphic.INVARIANTS)})")
-    checked, message, spec = metamorphic.run_invariants(impl, args.examples, args.seed, args.profile, which)
+        raise UsageError(f"unknown invariant(s) {sorted(unknown)} of the {args.path} path (known: {', '.join(known)})")
+    checked, message, spec = metamorphic.run_invariants(impl, args.examples, args.seed, args.profile, which,
+                                                        path=args.path)
     if message:
         from .fuzz import spec_text
 
@@ -1051,7 +1053,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = generated(sub.add_parser("invariants", help="metamorphic invariants on generated graphs (no oracle)"))
     p.add_argument("--impl", required=True)
-    p.add_argument("--only", action="append", metavar="NAME", help="rename, reorder, respell, no-qconfig, duplicate")
+    p.add_argument("--only", action="append", metavar="NAME",
+                   help="rename, reorder, respell, no-qconfig, duplicate; with --path pt2e: no-annotation")
+    p.add_argument("--path", choices=("fx", "pt2e"), default="fx",
+                   help="which path of prepare: fx (the default) or pt2e (generated annotations)")
     p.set_defaults(func=cmd_invariants)
 
     p = with_k(sub.add_parser("strength", help="mutation score: how many mutants of the oracle's prepare.py the corpus kills"))

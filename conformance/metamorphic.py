@@ -7,6 +7,10 @@ they check any IUT on generated cases.
 - a global None qconfig inserts no observer;
 - duplicating the graph duplicates its observers, edge for edge.
 
+On prepare_pt2e's path (generated annotations, `--path pt2e`):
+- a quantizer that annotates nothing inserts no observer. (Annotating twice over is no
+  invariant of prepare: the quantizer overwrites node.meta, so prepare never sees it.)
+
 Plans of two variants are compared after mapping the first one's node names onto
 the second's: each spec node knows the graph nodes it made when traced
 (`GeneratedGraph.traced_nodes`).
@@ -360,7 +364,15 @@ def check_duplicate(spec: dict, impl: Implementation) -> None:
                               f"{sorted(set(modules.items()) ^ set(actual_modules.items()))[:5]}")
 
 
+def check_no_annotation(spec: dict, impl: Implementation) -> None:
+    bare = {**spec, "config": {**spec["config"], "annotations": []}}
+    found = _observers_anywhere(_plan(bare, impl))
+    if found:
+        raise InvariantBroken(f"a quantizer that annotates nothing still placed observers: {', '.join(found[:5])}")
+
+
 INVARIANTS = ("rename", "reorder", "respell", "no-qconfig", "duplicate")
+PT2E_INVARIANTS = ("no-annotation",)
 
 
 def check_all(spec: dict, impl: Implementation, rnd: random.Random, which=INVARIANTS) -> None:
@@ -371,15 +383,18 @@ def check_all(spec: dict, impl: Implementation, rnd: random.Random, which=INVARI
         "respell": lambda: check_respell(spec, impl, rnd),
         "no-qconfig": lambda: check_no_qconfig(spec, impl),
         "duplicate": lambda: check_duplicate(spec, impl),
+        "no-annotation": lambda: check_no_annotation(spec, impl),
     }
     for name in which:
         checks[name]()
 
 
 def run_invariants(impl: Implementation, examples: int | None = None, seed: int | None = None, profile: str = "ci",
-                   which=INVARIANTS, max_nodes: int = 8, shrink: bool = True) -> tuple[int, str | None, dict | None]:
-    """Check the invariants on generated cases the IUT can prepare; (checked, the broken
-    invariant's message or None, the (shrunk, unless `shrink` is False) spec or None)."""
+                   which=INVARIANTS, max_nodes: int = 8, shrink: bool = True,
+                   path: str = "fx") -> tuple[int, str | None, dict | None]:
+    """Check the invariants on generated cases of prepare's `path` that the IUT can
+    prepare; (checked, the broken invariant's message or None, the (shrunk, unless
+    `shrink` is False) spec or None)."""
     from hypothesis import Phase
 
     from .fuzz import profile_settings
@@ -404,7 +419,7 @@ def run_invariants(impl: Implementation, examples: int | None = None, seed: int 
     if not shrink:
         chosen = settings(chosen, phases=[p for p in Phase if p is not Phase.shrink])
     test = chosen(
-        given(generate.case_specs(max_nodes=max_nodes), st.integers(0, 2**16))(check))
+        given(generate.specs_for(path, max_nodes), st.integers(0, 2**16))(check))
     if seed is not None:
         from hypothesis import seed as hypothesis_seed
 

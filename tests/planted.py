@@ -488,3 +488,22 @@ def xnnpack_per_tensor_quantizer():
 
 
 xnnpack_per_tensor_quantizer.obsconf_contract = "quantizer"
+
+
+def pt2e_observes_graph_inputs(model, quantizer, *, is_qat=False):
+    """torchao's prepare_pt2e, then a MinMaxObserver on every graph input, annotated or not."""
+    from torchao.quantization.pt2e.observer import MinMaxObserver
+
+    from conformance.contract import oracle_prepare_pt2e
+
+    gm = oracle_prepare_pt2e(model, quantizer, is_qat=is_qat)
+    for i, node in enumerate([n for n in gm.graph.nodes if n.op == "placeholder"]):
+        setattr(gm, f"planted_input_observer_{i}", MinMaxObserver())
+        with gm.graph.inserting_after(node):
+            observer = gm.graph.call_module(f"planted_input_observer_{i}", (node,))
+        node.replace_all_uses_with(observer, delete_user_cb=lambda user: user is not observer)
+    gm.recompile()
+    return gm
+
+
+pt2e_observes_graph_inputs.obsconf_contract = "pt2e"

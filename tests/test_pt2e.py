@@ -220,3 +220,22 @@ def test_the_frozen_pt2e_sample_is_large():
     generated = [c for c in models.all_cases() if c.id.startswith("pt2e/hypothesis/")]
     assert len(generated) >= 300 and sum(REJECTS in c.tags for c in generated) >= 30
     assert len([c for c in models.all_cases() if c.path == "pt2e"]) >= 600
+
+
+def test_the_no_annotation_invariant_holds_and_catches_an_observer_placed_regardless():
+    from conformance import metamorphic
+
+    checked, message, _ = metamorphic.run_invariants(REFERENCE, examples=15, path="pt2e",
+                                                     which=metamorphic.PT2E_INVARIANTS)
+    assert message is None and checked >= 10
+    planted = load("tests.planted:pt2e_observes_graph_inputs")
+    checked, message, spec = metamorphic.run_invariants(planted, examples=15, path="pt2e",
+                                                        which=("no-annotation",), shrink=False)
+    assert message.startswith("a quantizer that annotates nothing still placed observers: x0 -> ")
+
+
+def test_cli_invariants_of_the_pt2e_path(capsys):
+    assert main(["invariants", "--impl", "reference", "--path", "pt2e", "--examples", "5"]) == 0
+    assert "generated cases checked against no-annotation: all hold" in capsys.readouterr().out
+    assert main(["invariants", "--impl", "reference", "--path", "pt2e", "--only", "rename"]) == 2
+    assert "unknown invariant(s) ['rename'] of the pt2e path" in capsys.readouterr().err
