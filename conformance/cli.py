@@ -585,11 +585,14 @@ def cmd_strength(args) -> int:
     def only(mutant) -> bool:
         return not args.only or any(_matches(mutant.id, p) or mutant.operator == p for p in args.only)
 
+    target = mutants.TARGETS[args.target]
     if args.list:
-        for mutant in mutants.generate(mutants.source_path().read_text()):
+        for mutant in mutants.generate(mutants.source_path(target).read_text()):
             if only(mutant):
                 print(mutant.describe())
         return 0
+    if args.retier and target is not mutants.FX:
+        raise UsageError("--retier: the quick tier is chosen from the mutants of torch's prepare.py (--target fx)")
     if args.retier:
         try:
             print(f"wrote {strength.retier(select(None))}")
@@ -598,11 +601,14 @@ def cmd_strength(args) -> int:
         return 0
     started = time.monotonic()
     try:
-        chosen, results, _ = strength.run(select(args.k), jobs=args.jobs, case_timeout=args.case_timeout, only=only,
+        # the mutants of a path's prepare.py run on that path's cases (the pt2e family for pt2e)
+        cases = [c for c in select(args.k) if (c.path == "pt2e") == (target is mutants.PT2E)]
+        chosen, results, _ = strength.run(cases, jobs=args.jobs, case_timeout=args.case_timeout, only=only,
                                           fresh=args.fresh, max_cases=args.max_cases,
-                                          depth=args.depth, store=GoldenStore(args.golden_dir))
-        every = mutants.generate(mutants.source_path().read_text()) if args.only else chosen
-        problems = strength.settle_equivalents(chosen, results, strength.load_equivalents(), every)
+                                          depth=args.depth, store=GoldenStore(args.golden_dir), target=target)
+        every = mutants.generate(mutants.source_path(target).read_text()) if args.only else chosen
+        equivalents = strength.EQUIVALENTS_PT2E if target is mutants.PT2E else strength.EQUIVALENTS
+        problems = strength.settle_equivalents(chosen, results, strength.load_equivalents(equivalents), every)
     except strength.StrengthError as exc:
         raise UsageError(str(exc)) from None
     if not chosen:
@@ -616,17 +622,18 @@ def cmd_strength(args) -> int:
         elif record.get("status") == strength.ERRORED:
             print(f"ERRORED {mutant.describe()}: {record.get('detail')}")
     figures = strength.tally(chosen, results)
-    if not args.only and not args.k and not args.max_cases and not problems:
+    if not args.only and not args.k and not args.max_cases and not problems and target is mutants.FX:
         # a run over every mutant and case: the quick tier follows from its kills
         print(f"wrote {strength.write_quick_tier(chosen, results, select(None))}")
     wall = time.monotonic() - started
     summed = sum(results[m.id].get("seconds", 0.0) for m in chosen if m.id in results)
     print(strength.summary_line(figures) + f" (this run {wall:.0f} s; worker time of all results {summed:.0f} s)")
     if args.report:
-        command = "obsconf strength" + "".join(f" -k {p}" for p in args.k or []) + f" --report {args.report}"
-        text = strength.markdown(chosen, results, mutants.source_path().read_text(), command,
+        command = ("obsconf strength" + (f" --target {args.target}" if target is not mutants.FX else "")
+                   + "".join(f" -k {p}" for p in args.k or []) + f" --report {args.report}")
+        text = strength.markdown(chosen, results, mutants.source_path(target).read_text(), command,
                                  f"this invocation {wall:.0f} s on {args.jobs} core(s), resuming from the cache; "
-                                 f"{summed / 60:.0f} min of worker time in the latest result of each mutant")
+                                 f"{summed / 60:.0f} min of worker time in the latest result of each mutant", target)
         write_atomic(Path(args.report), text)
         print(f"wrote {args.report}")
     return 1 if problems or figures["score"] < args.fail_under else 0
@@ -1063,6 +1070,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--jobs", type=_count, default=2, help="mutants run at once, each in its own worker (default 2)")
     p.add_argument("--only", action="append", metavar="PATTERN", help="only mutants whose id matches, or an operator")
     p.add_argument("--list", action="store_true", help="list the mutants and run nothing")
+    p.add_argument("--target", choices=("fx", "pt2e"), default="fx",
+                   help="whose prepare.py to mutate: torch's fx/prepare.py (the default; the corpus but the pt2e "
+                        "family) or torchao's pt2e/prepare.py (the pt2e family)")
     p.add_argument("--retier", action="store_true",
                    help="choose the quick tier again from the kills it records (no mutant runs): after the corpus "
                         "gained a family, backend or reference rule")

@@ -1,4 +1,5 @@
-"""Mutants of the installed torch's prepare.py, for `obsconf strength`.
+"""Mutants of the installed prepare.py (torch's fx/prepare.py, or torchao's pt2e/prepare.py:
+a Target), for `obsconf strength`.
 
 A mutant is one small change to one spot of the source, made on its syntax tree so that
 line numbers stay those of the file. Each operator below is one small function whose
@@ -23,7 +24,23 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-PREPARE_MODULE = "torch.ao.quantization.fx.prepare"
+@dataclass(frozen=True)
+class Target:
+    """A prepare.py to mutate: its module, and the (module, attribute) through which the
+    rest of the library calls its `prepare` (where a mutant's is put)."""
+
+    name: str
+    module: str
+    entry: tuple[str, str]
+    shown: str  # the file as a report names it
+
+
+FX = Target("fx", "torch.ao.quantization.fx.prepare", ("torch.ao.quantization.quantize_fx", "prepare"),
+            "torch/ao/quantization/fx/prepare.py")
+PT2E = Target("pt2e", "torchao.quantization.pt2e.prepare", ("torchao.quantization.pt2e.quantize_pt2e", "prepare"),
+              "torchao/quantization/pt2e/prepare.py")
+TARGETS = {t.name: t for t in (FX, PT2E)}
+PREPARE_MODULE = FX.module
 
 # Calls whose removal cannot change placement: they only warn or log.
 _QUIET_CALLS = ("warnings.warn", "warn", "logger.", "log.", "_log.", "torch._C._log_api_usage_once")
@@ -237,11 +254,11 @@ def _shown(node) -> str:
     return _short(ast.unparse(node))
 
 
-def source_path() -> Path:
-    """The installed torch's prepare.py."""
-    import torch.ao.quantization.fx.prepare  # noqa: F401 (so that sys.modules has it)
+def source_path(target: Target = FX) -> Path:
+    """The installed prepare.py of `target`: torch's (fx), torchao's (pt2e)."""
+    import importlib
 
-    return Path(sys.modules[PREPARE_MODULE].__file__)
+    return Path(importlib.import_module(target.module).__file__)
 
 
 def source_digest(source: str) -> str:
@@ -318,12 +335,12 @@ def mutated_tree(source: str, mutant: Mutant) -> ast.Module:
     return ast.fix_missing_locations(tree)
 
 
-def load(source: str, path: Path, mutant: Mutant | None) -> types.ModuleType:
+def load(source: str, path: Path, mutant: Mutant | None, target: Target = FX) -> types.ModuleType:
     """A fresh module holding `source` (changed by `mutant`), compiled under prepare.py's own
     file name (so tracebacks point at its lines); not registered in sys.modules."""
     tree = mutated_tree(source, mutant) if mutant is not None else ast.parse(source)
-    module = types.ModuleType(PREPARE_MODULE + "__mutant")
+    module = types.ModuleType(target.module + "__mutant")
     module.__file__ = str(path)
-    module.__package__ = PREPARE_MODULE.rpartition(".")[0]
+    module.__package__ = target.module.rpartition(".")[0]
     exec(compile(tree, str(path), "exec"), module.__dict__)
     return module

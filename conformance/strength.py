@@ -33,13 +33,14 @@ from pathlib import Path
 from models import SkipCase
 
 from . import cache, diff, mutants
-from .contract import ORACLE, Implementation, oracle_prepare
+from .contract import ORACLE, Implementation, oracle_prepare, oracle_prepare_pt2e
 from .golden import GoldenStore, write_atomic
 from .isolation import death_message, kill_overdue
 from .runner import CaseError, produce_plan, release_torch_caches
 
 CACHE_ROOT: Path | None = None  # None: strength/ in the cache folder (conformance/cache.py)
-EQUIVALENTS = Path(__file__).with_name("equivalent_mutants.toml")
+EQUIVALENTS = Path(__file__).with_name("equivalent_mutants.toml")  # of torch's fx/prepare.py
+EQUIVALENTS_PT2E = Path(__file__).with_name("equivalent_mutants_pt2e.toml")  # of torchao's pt2e/prepare.py
 KILLED, SURVIVED, ERRORED, EQUIVALENT = "killed", "survived", "errored", "equivalent"
 
 
@@ -49,21 +50,28 @@ class StrengthError(Exception):
 
 # -- the mutant as an implementation ------------------------------------------------------
 
-def mutant_implementation(module, name: str) -> Implementation:
-    """torch's prepare_fx / prepare_qat_fx with quantize_fx's `prepare` (the one function of
-    prepare.py that the rest of torch calls, standalone modules included) taken from `module`.
-    Only ever called in a worker that exits after the mutant, so nothing leaks."""
-    import torch.ao.quantization.quantize_fx as quantize_fx
+def mutant_implementation(module, name: str, target: mutants.Target = mutants.FX) -> Implementation:
+    """The oracle with the `prepare` its library calls (quantize_fx's for prepare_fx /
+    prepare_qat_fx, standalone modules included; quantize_pt2e's for prepare_pt2e /
+    prepare_qat_pt2e) taken from `module`. Only ever called in a worker that exits after
+    the mutant, so nothing leaks."""
+    import importlib
 
-    def prepare(model, qconfig_mapping, example_inputs, **kwargs):
-        saved = quantize_fx.prepare
-        quantize_fx.prepare = module.prepare
-        try:
-            return oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)
-        finally:
-            quantize_fx.prepare = saved
+    caller = importlib.import_module(target.entry[0])
 
-    return Implementation(name, prepare)
+    def with_mutant(call):
+        def prepare(*args, **kwargs):
+            saved = getattr(caller, target.entry[1])
+            setattr(caller, target.entry[1], module.prepare)
+            try:
+                return call(*args, **kwargs)
+            finally:
+                setattr(caller, target.entry[1], saved)
+        return prepare
+
+    if target is mutants.PT2E:
+        return Implementation(name, None, prepare_pt2e=with_mutant(oracle_prepare_pt2e))
+    return Implementation(name, with_mutant(oracle_prepare))
 
 
 # -- the line map -------------------------------------------------------------------------
@@ -218,14 +226,15 @@ def make_schedule(entries: dict[str, dict], always: set[str] = frozenset()) -> S
 
 # -- running one mutant -------------------------------------------------------------------
 
-def _evaluate(source: str, path: Path, mutant: mutants.Mutant, cases, store: GoldenStore, write) -> dict:
+def _evaluate(source: str, path: Path, mutant: mutants.Mutant, cases, store: GoldenStore, write,
+              target: mutants.Target = mutants.FX) -> dict:
     """In a worker: run the mutant on `cases` until one kills it. `write` sends a line to the
     parent: a heartbeat per case, then the result."""
     try:
-        module = mutants.load(source, path, mutant)
+        module = mutants.load(source, path, mutant, target)
     except Exception as exc:  # noqa: BLE001 (the mutant does not even import)
         return {"status": ERRORED, "how": "load", "detail": f"{type(exc).__name__}: {exc}"}
-    impl = mutant_implementation(module, f"mutant {mutant.id}")
+    impl = mutant_implementation(module, f"mutant {mutant.id}", target)
     for index, case in enumerate(cases):
         write({"case": case.id})
         header, expected, golden_error = store.load_or_error(case.id)
@@ -258,14 +267,14 @@ def golden_digest(store: GoldenStore, case_id: str) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else None
 
 
-def _worker(source, path, mutant, cases, store, write_fd) -> None:
+def _worker(source, path, mutant, cases, store, write_fd, target) -> None:
     pipe = os.fdopen(write_fd, "w", buffering=1)
 
     def write(message):
         pipe.write(json.dumps(message) + "\n")
 
     try:
-        result = _evaluate(source, path, mutant, cases, store, write)
+        result = _evaluate(source, path, mutant, cases, store, write, target)
     except BaseException as exc:  # noqa: BLE001
         result = {"status": ERRORED, "how": "worker", "detail": f"{type(exc).__name__}: {exc}"}
     write({"result": result})
@@ -300,11 +309,11 @@ def load_results(directory: Path) -> dict[str, dict]:
 
 def run(cases, jobs: int = 2, case_timeout: float = 120.0, only=None, fresh: bool = False,
         max_cases: int | None = None, depth: str = "fast", store: GoldenStore | None = None,
-        say=print) -> tuple[list, dict, Schedule]:
-    """Run every mutant not yet settled in the cache, depth by depth up to `depth` (local,
-    fast, all: see Schedule): a mutant that survives one depth goes on to the cases the next
-    one adds. Returns (mutants, results by id, schedule)."""
-    path = mutants.source_path()
+        say=print, target: mutants.Target = mutants.FX) -> tuple[list, dict, Schedule]:
+    """Run every mutant of `target`'s prepare.py not yet settled in the cache, depth by depth
+    up to `depth` (local, fast, all: see Schedule): a mutant that survives one depth goes on
+    to the cases the next one adds. Returns (mutants, results by id, schedule)."""
+    path = mutants.source_path(target)
     source = path.read_text()
     directory = cache_dir(source)
     directory.mkdir(parents=True, exist_ok=True)
@@ -321,7 +330,7 @@ def run(cases, jobs: int = 2, case_timeout: float = 120.0, only=None, fresh: boo
     for mutant_id, record in list(results.items()):
         if "golden" in record and golden_digest(store, record["case"]) != record["golden"]:
             del results[mutant_id]  # killed against a golden that has changed since: run it again
-    reasons = unreachable_lines(source)
+    reasons = unreachable_lines(source) if target is mutants.FX else {}  # obsconf coverage classifies torch's
 
     for mutant in chosen:
         if not schedule.covering(mutant):
@@ -344,7 +353,7 @@ def run(cases, jobs: int = 2, case_timeout: float = 120.0, only=None, fresh: boo
         if todo:
             say(f"strength: {len(todo)} mutant(s) to run at depth {level} of {len(chosen)} (cache: {directory}), "
                 f"{jobs} at a time")
-        _run_mutants(todo, source, path, store, directory, results, jobs, case_timeout, say)
+        _run_mutants(todo, source, path, store, directory, results, jobs, case_timeout, say, target)
     return chosen, results, schedule
 
 
@@ -353,7 +362,8 @@ def _record(mutant: mutants.Mutant, result: dict, seconds: float) -> dict:
             "line": mutant.line, "seconds": round(seconds, 2), **result}
 
 
-def _run_mutants(todo, source, path, store, directory, results, jobs, case_timeout, say) -> None:
+def _run_mutants(todo, source, path, store, directory, results, jobs, case_timeout, say,
+                 target: mutants.Target = mutants.FX) -> None:
     log = (directory / "results.jsonl").open("a")
     running: dict[int, _Child] = {}
     pending = list(todo)
@@ -379,7 +389,7 @@ def _run_mutants(todo, source, path, store, directory, results, jobs, case_timeo
                 pid = os.fork()
                 if pid == 0:
                     os.close(read_fd)
-                    _worker(source, path, mutant, cases, store, write_fd)
+                    _worker(source, path, mutant, cases, store, write_fd, target)
                 os.close(write_fd)
                 running[read_fd] = _Child(mutant, cases, pid, read_fd, previous, covering)
             ready, _, _ = select.select(list(running), [], [], 1.0)
@@ -545,17 +555,26 @@ def summary_line(figures: dict) -> str:
             + f"; score {figures['score']:.1f} % of the non-equivalent ones killed")
 
 
-def markdown(chosen, results: dict, source: str, command: str, wall: str) -> str:
+def markdown(chosen, results: dict, source: str, command: str, wall: str,
+             target: mutants.Target = mutants.FX) -> str:
     import torch
 
     figures = tally(chosen, results)
     lines = source.splitlines()
-    out = ["# Suite strength: mutants of the oracle's prepare.py", "",
-           f"Mutants of torch {torch.__version__}'s `torch/ao/quantization/fx/prepare.py` "
+    if target is mutants.PT2E:
+        import torchao
+
+        whose, calls = f"torchao {torchao.__version__}'s", "prepare_pt2e / prepare_qat_pt2e"
+        title = "# Suite strength: mutants of the PT2E oracle's prepare.py"
+    else:
+        whose, calls = f"torch {torch.__version__}'s", "prepare_fx / prepare_qat_fx"
+        title = "# Suite strength: mutants of the oracle's prepare.py"
+    out = [title, "",
+           f"Mutants of {whose} `{target.shown}` "
            f"({len(lines)} lines, sha256 {mutants.source_digest(source)}), each run against the corpus "
            f"by `{command}` ({wall}). A mutant is **killed** when a case's plan differs from its golden, the mutant "
            "raises (reported as the IUT's error) or hangs; **errored** when the harness failed around it; "
-           "**equivalent** when no call of prepare_fx / prepare_qat_fx can tell it from the original (the "
+           f"**equivalent** when no call of {calls} can tell it from the original (the "
            "argument is given); else it **survived**.", "",
            f"**{summary_line(figures)}.**", "",
            "| how killed | mutants |", "| --- | --- |"]

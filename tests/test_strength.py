@@ -265,3 +265,20 @@ def test_the_fast_depth_keeps_slow_cases_tagged_strength():
 
     tagged_cases = {c.id for c in all_cases() if strength.STRENGTH_TAG in c.tags}
     assert "rules/long-sharing-walk-first-input/x86-static" in tagged_cases
+
+
+def test_mutants_of_torchao_s_prepare_run_on_the_pt2e_cases(cache):
+    """--target pt2e: torchao's pt2e/prepare.py is mutated and put where prepare_pt2e calls it."""
+    source = mutants.source_path(mutants.PT2E).read_text()
+    found = mutants.generate(source)
+    assert len(found) > 150 and all(m.id for m in found)
+    ids = {m.function: m.id for m in found if m.operator == "early-return"}
+    sharing = next(m.id for m in found if m.function == "_union_input_edge_with" and m.operator == "early-return")
+    cases = [c for c in all_cases() if c.id.startswith("pt2e/annotations/implicit-sharing-")]
+    chosen, results, _ = strength.run(cases, jobs=1, only=_pick(sharing, ids["_get_observer_kwargs"]), depth="all",
+                                      say=lambda s: None, target=mutants.PT2E)
+    assert {results[m.id]["status"] for m in chosen} == {strength.KILLED}
+    assert results[sharing]["how"] == "differs" and results[ids["_get_observer_kwargs"]]["how"] == "raised"
+    report = strength.markdown(chosen, results, source, "obsconf strength --target pt2e", "1 min", mutants.PT2E)
+    assert report.startswith("# Suite strength: mutants of the PT2E oracle's prepare.py")
+    assert "`torchao/quantization/pt2e/prepare.py`" in report
