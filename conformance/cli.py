@@ -413,7 +413,7 @@ def cmd_costs(args) -> int:
     from . import shard
 
     try:
-        path, count = shard.write_costs([Path(r) for r in args.reports])
+        path, count = shard.write_costs([Path(r) for r in args.reports], merge=args.merge)
     except shard.ShardError as exc:
         raise UsageError(str(exc)) from None
     print(f"wrote {path}: the measured cost of {count} cases")
@@ -983,6 +983,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("costs", help="record each case's measured cost, for --shard, from JSON run reports")
     p.add_argument("reports", nargs="+", metavar="REPORT", help="JSON reports of `obsconf run --json` (ideally the oracle's)")
+    p.add_argument("--merge", action="store_true",
+                   help="keep the recorded cost of every case the reports do not list (after a run of new cases)")
     p.set_defaults(func=cmd_costs)
 
     p = sub.add_parser("show", help="print a case's golden plan (or, with --impl, the plan an IUT produces)")

@@ -63,12 +63,13 @@ def select(cases: list, shard: str, key=lambda case: case.id):
     return [c for c in cases if key(c) in wanted]
 
 
-def write_costs(reports: list[Path], path: Path = COSTS) -> tuple[Path, int]:
+def write_costs(reports: list[Path], path: Path = COSTS, merge: bool = False) -> tuple[Path, int]:
     """The costs file from the per-case seconds of JSON run reports (the latest report
-    listing a case wins); the path and how many cases it lists."""
+    listing a case wins); with `merge`, the cases they do not list keep the cost the file
+    has (a run of the cases a corpus gained); the path and how many cases it lists."""
     from .golden import write_atomic
 
-    seconds: dict[str, float] = {}
+    seconds: dict[str, float] = dict(load_costs(path)) if merge and path.exists() else {}
     for report in reports:
         try:
             data = json.loads(Path(report).read_text())

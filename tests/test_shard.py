@@ -72,3 +72,17 @@ def test_missing_or_doubled_parts_are_refused_by_name(tmp_path):
         matrix.merge_shards([one, one, three])
     with pytest.raises(matrix.MatrixError, match="is a whole run"):
         matrix.merge_shards([one, (Path("w.json"), dict(report, cases=[]))])
+
+
+def test_costs_merge_keeps_what_the_reports_do_not_list(tmp_path):
+    costs = tmp_path / "costs.json"
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"cases": [{"id": "a/x/p", "seconds": 2.0, "status": "conform"},
+                                         {"id": "b/y/p", "seconds": 3.0, "status": "conform"}]}))
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps({"cases": [{"id": "b/y/p", "seconds": 5.0, "status": "conform"},
+                                         {"id": "c/z/p", "seconds": 1.0, "status": "conform"}]}))
+    shard.write_costs([old], costs)
+    assert shard.write_costs([new], costs, merge=True) == (costs, 3)
+    assert shard.load_costs(costs) == {"a/x/p": 2.0, "b/y/p": 5.0, "c/z/p": 1.0}
+    assert shard.write_costs([new], costs) == (costs, 2)  # without merge: the reports alone
