@@ -20,7 +20,8 @@ An IUT is named `torch` (the oracles: the installed torch's prepare_fx /
 prepare_qat_fx, and torchao's prepare_pt2e / prepare_qat_pt2e), `reference` (the
 built-in reference, both paths) or `package.module:callable`; the callable's
 `obsconf_contract` attribute says which contract it honours: "fx" (the default),
-"pt2e" or "quantizer".
+"pt2e" or "quantizer". An fx callable offers the pt2e path too when its `obsconf_pt2e`
+attribute names a prepare_pt2e.
 """
 
 from __future__ import annotations
@@ -165,4 +166,8 @@ def load(spec: str, what: str = "IUT") -> Implementation:
         return with_quantizer(spec, target)
     if contract == "pt2e":
         return Implementation(spec, None, rejections, target)
-    return Implementation(spec, target, rejections)
+    # an fx callable may name its pt2e counterpart: one IUT name for both paths of a fork
+    counterpart = getattr(target, "obsconf_pt2e", None)
+    if counterpart is not None and not callable(counterpart):
+        raise ImplementationError(f"{what} {spec!r}: obsconf_pt2e is not callable")
+    return Implementation(spec, target, rejections, counterpart)

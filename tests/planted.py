@@ -405,6 +405,30 @@ def refuses_with_another_class(model, qconfig_mapping, example_inputs, **kwargs)
         raise RuntimeError(str(exc)) from None
 
 
+def _never_refuses_pt2e(model, quantizer, *, is_qat=False):
+    """torchao's prepare_pt2e, but where it raises, the exported model is returned as it came."""
+    from conformance.contract import oracle_prepare_pt2e
+
+    pristine = copy.deepcopy(model)
+    try:
+        return oracle_prepare_pt2e(model, quantizer, is_qat=is_qat)
+    except Exception:
+        return pristine
+
+
+def _refuses_with_another_class_pt2e(model, quantizer, *, is_qat=False):
+    from conformance.contract import oracle_prepare_pt2e
+
+    try:
+        return oracle_prepare_pt2e(model, quantizer, is_qat=is_qat)
+    except Exception as exc:
+        raise RuntimeError(str(exc)) from None
+
+
+never_refuses.obsconf_pt2e = _never_refuses_pt2e  # both paths under one name
+refuses_with_another_class.obsconf_pt2e = _refuses_with_another_class_pt2e
+
+
 def refuses_in_its_own_words(model, qconfig_mapping, example_inputs, **kwargs):
     """The oracle, but every refusal keeps its class and says something else."""
     try:

@@ -164,7 +164,7 @@ def test_a_hanging_or_dying_mutant_is_killed(cat_cases, cache, monkeypatch):
             os._exit(7)
 
     first, second = _ids("prepare", "early-return")[0], _ids("prepare", "negate-condition")[0]
-    monkeypatch.setattr(mutants, "load", lambda source, path, m: Hangs if m.id == first else Dies)
+    monkeypatch.setattr(mutants, "load", lambda source, path, m, *target: Hangs if m.id == first else Dies)
     _, results, _ = strength.run(cat_cases[:2], jobs=2, case_timeout=3, only=_pick(first, second), say=lambda s: None)
     assert results[first]["status"] == strength.KILLED and results[first]["how"] == "timeout"
     assert results[second]["status"] == strength.KILLED and results[second]["how"] == "crashed"
