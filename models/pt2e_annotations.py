@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .patterns import Cat  # two convs of one input, concatenated
 from .recipe import ConfigPreset, Recipe
 
 FAMILY = "pt2e"
@@ -132,16 +133,6 @@ class TwoConvsAdd(nn.Module):
 
     def forward(self, x):
         return self.conv1(x) + self.conv2(x)
-
-
-class TwoConvsCat(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 4, 1)
-        self.conv2 = nn.Conv2d(3, 4, 1)
-
-    def forward(self, x):
-        return torch.cat([self.conv1(x), self.conv2(x)], dim=1)
 
 
 class AddChain(nn.Module):
@@ -400,7 +391,7 @@ ANNOTATIONS = {
     "output-only": (ConvRelu, _image, output_only, False),
     "weight-input-output": (LinearModel, _rows, weight_input_output, False),
     "shared-edge": (TwoConvsAdd, _image, shared_edge, False),
-    "shared-node": (TwoConvsCat, _image, shared_node, False),
+    "shared-node": (Cat, _image, shared_node, False),
     "shared-chain": (AddChain, _image, shared_chain, False),
     "derived-bias": (ConvRelu, _image, derived_bias, False),
     "fixed-qparams": (ConvSigmoid, _image, fixed_qparams, False),
@@ -413,7 +404,7 @@ ANNOTATIONS = {
     "some-inputs": (TwoConvsAdd, _image, some_inputs, False),
     "shared-weight": (SharedWeight, _rows, shared_weight, False),
     "list-output": (SplitModel, _image, list_output, False),
-    "every-input": (TwoConvsCat, _image, every_input, False),
+    "every-input": (Cat, _image, every_input, False),
     "shared-with-unannotated": (TwoConvsAdd, _image, shared_with_unannotated, True),
     "derived-per-channel-without-axis": (ConvRelu, _image, derived_per_channel_without_axis, True),
     "range-upside-down": (LinearModel, _rows, range_upside_down, True),
