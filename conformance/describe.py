@@ -139,15 +139,22 @@ def is_observer(module: Any) -> bool:
             or isinstance(module, _torchao_observer_classes()))
 
 
+_TORCHAO_OBSERVERS: tuple[type, ...] | None = None
+
+
 def _torchao_observer_classes() -> tuple[type, ...]:
     """torchao's observer base classes, once a PT2E case has loaded torchao (a prepared
-    model holding its observers implies it has); none before, so FX runs never import it."""
-    if "torchao.quantization.pt2e" not in sys.modules:
-        return ()
-    import torchao.quantization.pt2e as pt2e
-    from torchao.quantization.pt2e.observer import AffineQuantizedObserverBase
+    model holding its observers implies it has); none before, so FX runs never import it.
+    Looked up once: is_observer asks for every node of every plan."""
+    global _TORCHAO_OBSERVERS
+    if _TORCHAO_OBSERVERS is None:
+        if "torchao.quantization.pt2e" not in sys.modules:
+            return ()
+        import torchao.quantization.pt2e as pt2e
+        from torchao.quantization.pt2e.observer import AffineQuantizedObserverBase
 
-    return (pt2e.ObserverBase, pt2e.FakeQuantizeBase, AffineQuantizedObserverBase)
+        _TORCHAO_OBSERVERS = (pt2e.ObserverBase, pt2e.FakeQuantizeBase, AffineQuantizedObserverBase)
+    return _TORCHAO_OBSERVERS
 
 
 def observer(module: torch.nn.Module) -> str:
