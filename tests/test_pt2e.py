@@ -118,6 +118,14 @@ def test_an_unknown_contract_is_a_setup_error(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ImplementationError, match="obsconf_contract must be one of"):
         load("odd_contract:f")
+    (tmp_path / "odd_counterpart.py").write_text("def f(*a, **k):\n    pass\nf.obsconf_pt2e = 'prepare_pt2e'\n")
+    with pytest.raises(ImplementationError, match="'odd_counterpart:f': obsconf_pt2e is not callable"):
+        load("odd_counterpart:f")
+
+
+def test_an_fx_callable_offers_the_pt2e_path_through_its_counterpart():
+    impl = load("tests.planted:never_refuses")
+    assert impl.prepare is not None and impl.prepare_pt2e is not None
 
 
 def test_the_reference_refuses_as_the_oracle_on_the_pt2e_negative_cases(capsys):
