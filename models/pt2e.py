@@ -46,6 +46,9 @@ def _torchao():
         pytree_log.setLevel(level)
     import torchao
 
+    from . import pattern_exports
+
+    pattern_exports.install()
     return torchao
 
 

@@ -112,13 +112,66 @@ class Case:
         """The PT2E path's inputs: the float model exported with torch.export (in train
         mode for QAT, as torchao's QAT flow exports it) and a fresh Quantizer."""
         quantizer = self.preset.quantizer()  # first: where torchao is missing, the case skips before export
-        torch.manual_seed(0)
-        model = self.recipe.build().train(self.is_qat)
-        example_inputs = self.recipe.example_inputs()
-        exported = export_for_quantization(model, example_inputs)
+        exported, example_inputs = _EXPORTS.fresh(self.recipe, self.is_qat)
         return CaseInputs(model=exported, qconfig_mapping=None, example_inputs=example_inputs, is_qat=self.is_qat,
                           prepare_custom_config=None, backend_config=None, equalization_config=None,
                           quantizer=quantizer)
+
+
+class _Exports:
+    """The exported graph of the last few (recipe, train mode)s: the presets of one recipe
+    export the same graph (an export costs 0.1 s for a small model, seconds for a
+    torchvision one; a deep copy, milliseconds). Every call gets a deep copy, parameters,
+    node metadata and all, so an IUT that mutates its model changes no later case's."""
+
+    SIZE = 8
+
+    def __init__(self):
+        self._kept: dict = {}
+
+    def fresh(self, recipe: Recipe, is_qat: bool):
+        import copy
+
+        try:
+            key = (recipe, is_qat)
+            hash(key)
+        except TypeError:  # a recipe that holds something unhashable: export it each time
+            return self._export(recipe, is_qat)
+        if key not in self._kept:
+            if len(self._kept) >= self.SIZE:
+                del self._kept[next(iter(self._kept))]
+            self._kept[key] = self._export(recipe, is_qat)
+        else:
+            self._kept[key] = self._kept.pop(key)  # the most recently used goes last
+        model, example_inputs = copy.deepcopy(self._kept[key])
+        _own_metadata(model)
+        return model, example_inputs
+
+    @staticmethod
+    def _export(recipe: Recipe, is_qat: bool):
+        torch.manual_seed(0)
+        model = recipe.build().train(is_qat)
+        example_inputs = recipe.example_inputs()
+        return export_for_quantization(model, example_inputs), example_inputs
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
+_EXPORTS = _Exports()
+
+
+def _own_metadata(model) -> None:
+    """A GraphModule's deep copy shares each node's metadata values with the original
+    (torch.fx copies `node.meta` one level deep): give every node a deep copy of its own,
+    the tensors aside (the fake tensors export records under "val" are not mutated)."""
+    import copy
+
+    from torch.utils._pytree import tree_leaves
+
+    for node in model.graph.nodes:
+        tensors = {id(leaf): leaf for leaf in tree_leaves(node.meta) if isinstance(leaf, torch.Tensor)}
+        node.meta = copy.deepcopy(node.meta, tensors)
 
 
 def export_for_quantization(model: torch.nn.Module, example_inputs: tuple):

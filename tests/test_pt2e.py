@@ -147,6 +147,54 @@ def test_explain_names_the_rule_and_the_annotation(capsys):
     assert "annotated-input: An argument" in out  # the rule, stated by its docstring
 
 
+def test_each_call_gets_an_exported_model_of_its_own():
+    """The export is kept per recipe; what one IUT does to its copy reaches no later case."""
+    import torch
+
+    from models.recipe import _EXPORTS
+
+    case = _case("pt2e/ops/conv/xnnpack-static")
+    first = case.materialise().model
+    for node in first.graph.nodes:
+        node.meta["quantization_annotation"] = "planted"
+        node.meta.get("nn_module_stack", {})["planted"] = ("planted", "planted")
+    with torch.no_grad():
+        for parameter in first.parameters():
+            parameter.add_(1)
+    second = case.materialise().model
+    fresh, _ = _EXPORTS._export(case.recipe, case.is_qat)
+    assert second is not first and second.code == fresh.code
+    assert all("quantization_annotation" not in n.meta and "planted" not in n.meta.get("nn_module_stack", {})
+               for n in second.graph.nodes)
+    assert [p.tolist() for p in second.parameters()] == [p.tolist() for p in fresh.parameters()]
+
+
+def test_a_remembered_pattern_is_the_graph_a_fresh_export_gives():
+    """torchao's QAT fusion patterns are exported once per process (models/pattern_exports.py)."""
+    import torch
+    import torch.nn.functional as F
+
+    pt2e._torchao()
+    from torchao.quantization.pt2e import qat_utils
+
+    remembered = qat_utils._get_aten_graph_module_for_pattern
+    assert remembered.remembers_exports
+    makers = (qat_utils._get_conv_bn_pattern, qat_utils._get_qat_conv_bn_pattern,
+              qat_utils._get_qat_conv_bn_pattern_no_conv_bias)
+    codes = set()
+    for conv, x, w in ((F.conv1d, (1, 1, 3), (1, 1, 1)), (F.conv2d, (1, 1, 3, 3), (1, 1, 1, 1))):
+        def inputs():
+            return (torch.randn(x), torch.randn(w), *(torch.randn(1) for _ in range(5)))
+
+        for make in makers:
+            first, second = remembered(make(conv), inputs()), remembered(make(conv), inputs())
+            fresh = remembered.original(make(conv), inputs())
+            assert first is not second and first.graph is not second.graph
+            assert first.code == second.code == fresh.code
+            codes.add(first.code)
+    assert len(codes) == 2 * len(makers)  # no two patterns confused
+
+
 # -- generated annotations ----------------------------------------------------------------------
 
 import json  # noqa: E402
