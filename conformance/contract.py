@@ -96,10 +96,12 @@ def oracle_prepare(
 
 
 def oracle_prepare_pt2e(model, quantizer, *, is_qat=False) -> GraphModule:
-    """torchao's prepare_pt2e / prepare_qat_pt2e (torch 2.11 removed torch.ao's)."""
-    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e, prepare_qat_pt2e
+    """torchao's prepare_pt2e / prepare_qat_pt2e (torch 2.11 removed torch.ao's), or under
+    torch 2.1 ... 2.10 without torchao torch's own (models/pt2e_source.py)."""
+    from models.pt2e_source import module
 
-    return (prepare_qat_pt2e if is_qat else prepare_pt2e)(model, quantizer)
+    quantize_pt2e = module("quantize_pt2e")
+    return (quantize_pt2e.prepare_qat_pt2e if is_qat else quantize_pt2e.prepare_pt2e)(model, quantizer)
 
 
 def _reference_prepare_pt2e(model, quantizer, *, is_qat=False) -> GraphModule:

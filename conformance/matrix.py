@@ -91,6 +91,7 @@ def record_from_report(report: dict, source: str, ledger_path) -> dict:
             row["why"] = why
         cases[entry["id"]] = row
     return {"schema": RECORD_SCHEMA, "torch": report["torch"], "torchvision": report.get("torchvision"),
+            **({"pt2e": report["pt2e"]} if report.get("pt2e") else {}),
             "summary": dict(Counter(_kind(r["cell"]) for r in cases.values())), "cases": cases,
             "unused": [e.id for e in ledger.unused()]}
 
@@ -145,9 +146,32 @@ def update(ledger_path, results: Path = RESULTS, records: Path = RECORDS) -> lis
         report, source = merge_shards(reports)
         record = record_from_report(report, source, ledger_path)
         out = records / f"torch-{release(record['torch'])}.json"
+        if out.exists():
+            record = keep_other_families(record, read_json(out), ledger_path)
         write_atomic(out, json.dumps(record, indent=0, sort_keys=True) + "\n")
         written.append(str(out))
     return written
+
+
+def family(case_id: str) -> str:
+    return case_id.split("/", 1)[0]
+
+
+def keep_other_families(record: dict, old: dict, ledger_path) -> dict:
+    """A run of some families only (`tox -e torch2.10 -- --family pt2e`) replaces those
+    families' rows of the release's record and keeps the others as they were recorded: a
+    whole run has every family, so it keeps nothing. The summary and the unused ledger
+    entries are counted again over the rows the record ends with."""
+    ran = {family(case_id) for case_id in record["cases"]}
+    kept = {case_id: row for case_id, row in old.get("cases", {}).items() if family(case_id) not in ran}
+    if not kept:
+        return record
+    cases = {**kept, **record["cases"]}
+    merged = {**old, **{k: v for k, v in record.items() if v is not None}, "cases": dict(sorted(cases.items()))}
+    merged["summary"] = dict(Counter(_kind(r["cell"]) for r in cases.values()))
+    used = {ident for r in cases.values() for ident in r["cell"].split() if ident not in (SAME, SKIP, FAIL)}
+    merged["unused"] = [e.id for e in Ledger.load(ledger_path, record["torch"]).entries if e.id not in used]
+    return merged
 
 
 def merge_shards(reports: list[tuple[Path, dict]]) -> tuple[dict, str]:
@@ -227,16 +251,19 @@ def markdown(records: list[dict], ledger_path) -> tuple[str, str]:
     rows = {c: tuple(r["cases"].get(c, {}).get("cell", "") for r in records) for c in every}
 
     lines = ["# Observer placement across torch releases", "",
-             "Each release's own `prepare_fx` / `prepare_qat_fx` run against the goldens (made by torch "
+             "Each release's own `prepare_fx` / `prepare_qat_fx`, and for the pt2e family the `prepare_pt2e` / "
+             "`prepare_qat_pt2e` it runs (torch's own `torch.ao.quantization.quantize_pt2e` in torch 2.1 ... 2.10, "
+             "torchao's where torchao is installed: the `pt2e` column), run against the goldens (made by torch "
              f"{bundled_goldens_torch() or 'unknown'}) and judged by the divergence ledger `golden/ledger.toml`, one tox environment a "
              "release (`tox -e torch2.0` ...; then `obsconf matrix`). `=`: the same plan; an entry id: differs "
              "(or errs) exactly as that ledger entry says; `skip`: the release cannot build the case; `FAIL`: "
              "a difference the ledger does not list. Every case's row: [matrix/cases.md](matrix/cases.md).", "",
              "## Releases", "",
-             "| torch | torchvision | cases | same | ledgered | skipped | unexpected |", "| --- " * 7 + "|"]
+             "| torch | torchvision | pt2e | cases | same | ledgered | skipped | unexpected |", "| --- " * 8 + "|"]
     for r in records:
         s = r["summary"]
-        lines.append(f"| {r['torch']} | {r.get('torchvision') or 'none'} | {len(r['cases'])} | {s.get('same', 0)} | "
+        lines.append(f"| {r['torch']} | {r.get('torchvision') or 'none'} | {r.get('pt2e') or 'not run'} | "
+                     f"{len(r['cases'])} | {s.get('same', 0)} | "
                      f"{s.get('ledgered', 0)} | {s.get('skipped', 0)} | {s.get('unexpected', 0)} |")
     ledger = Ledger.load(ledger_path, "0")
     lines += ["", "## Ledger entries: cases each accounts for, per release", "",

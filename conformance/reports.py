@@ -88,6 +88,9 @@ def to_json(verdicts: list[Verdict], impl: str, strict: bool, not_run: list[str]
         "negative": dict(zip(("cases", "conform"), negative_counts(verdicts))),
         "cases": [_entry(v) for v in verdicts],
     }
+    pt2e = _pt2e_version(verdicts)
+    if pt2e:  # what the pt2e cases ran on: torchao's pt2e or torch.ao's (torch 2.1 ... 2.10)
+        data["pt2e"] = pt2e
     if not_run:  # an interrupted run: these cases have no outcome
         data["not_run"] = list(not_run)
     if shard:  # one part of a run spread over machines (`obsconf matrix` merges the parts)
@@ -173,6 +176,20 @@ def write(kind: str, path: str | Path, verdicts: list[Verdict], impl: str, stric
     """`not_run`: the cases an interrupted run did not finish; `shard`: K/N of a sharded run
     (JSON records it)."""
     write_atomic(path, WRITERS[kind](verdicts, impl, strict, list(not_run), shard))
+
+
+def _pt2e_version(verdicts: list[Verdict]) -> str | None:
+    """`torchao 0.18.0`, `torch.ao (torch 2.10.0)`, `none` (no PT2E implementation here), or
+    None when the run had no pt2e case."""
+    if not any(v.outcome.case_id.startswith("pt2e/") for v in verdicts):
+        return None
+    from models import pt2e_source
+    from models.recipe import SkipCase
+
+    try:
+        return pt2e_source.version()
+    except SkipCase:
+        return "none"
 
 
 def _torch_version() -> str:

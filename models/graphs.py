@@ -638,11 +638,11 @@ def to_case(spec: dict, family: str = "hypothesis", name: str | None = None):
     is_qat = bool(config.get("qat", False))
     name = name or spec_digest(spec)
     if config.get("path") == PT2E:
-        from .pt2e import _torchao
+        from .pt2e import _source
         from .pt2e_annotations import generated_quantizer
 
         def make_quantizer():
-            _torchao()
+            _source()
             return generated_quantizer(config["annotations"], is_qat)
 
         family, name = PT2E, f"hypothesis/{name}"

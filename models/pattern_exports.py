@@ -19,9 +19,6 @@ import types
 
 import torch
 
-_MODULES = ("torchao.quantization.pt2e.utils", "torchao.quantization.pt2e.qat_utils")
-
-
 def _describe(value, by_value=False):
     """A hashable stand-in for what the export depends on, or raise TypeError. An input
     tensor is a placeholder (its shape and dtype matter); a tensor a pattern captured may
@@ -44,7 +41,8 @@ def _pattern_key(pattern):
     """A plain function by its code and what it captured; a builtin by its name; torchao's
     WrapperModule (no state of its own) by the function it wraps; anything else (another
     module, a bound method) is not remembered."""
-    if type(pattern).__name__ == "WrapperModule" and type(pattern).__module__.startswith("torchao."):
+    if type(pattern).__name__ in ("WrapperModule", "_WrapperModule") and \
+            type(pattern).__module__.startswith(("torchao.", "torch.ao.")):
         if next(itertools.chain(pattern.parameters(), pattern.buffers(), pattern.children()), None) is not None:
             raise TypeError("a WrapperModule with state of its own")
         return ("wrapper", pattern.training, _pattern_key(pattern.fn))
@@ -58,16 +56,12 @@ def _pattern_key(pattern):
     return (code, cells, defaults)
 
 
-def install() -> None:
-    """Remember torchao's pattern exports (once per process; a no-op without torchao)."""
-    import importlib
-
-    try:
-        modules = [importlib.import_module(name) for name in _MODULES]
-    except ImportError:
-        return
-    original = modules[0]._get_aten_graph_module_for_pattern
-    if getattr(original, "remembers_exports", False):
+def install(utils, qat_utils) -> None:
+    """Remember the pattern exports of this pt2e source (torchao's or torch.ao's `utils` and
+    `qat_utils` modules), once per process."""
+    modules = (utils, qat_utils)
+    original = getattr(utils, "_get_aten_graph_module_for_pattern", None)
+    if original is None or getattr(original, "remembers_exports", False):
         return
     exported: dict = {}
 

@@ -12,8 +12,7 @@ Three kinds of recipe:
   quantization-spec kind and sharing shape, and the refusals prepare_pt2e makes.
 
 At the default pins the oracle is torchao's prepare_pt2e (torch 2.11 removed torch.ao's);
-XNNPACKQuantizer lives in torchao's testing package there (executorch ships the
-maintained one).
+under torch 2.1 ... 2.10 without torchao the cases run on torch's own (models/pt2e_source.py).
 """
 
 from __future__ import annotations
@@ -29,62 +28,36 @@ from .recipe import ConfigPreset, Recipe, SkipCase
 FAMILY = "pt2e"
 
 
-def _torchao():
-    """torchao's pt2e package, or SkipCase where this environment lacks it."""
-    import logging
+def _source():
+    """This environment's PT2E source (models/pt2e_source.py), or SkipCase where it has none."""
+    from . import pt2e_source
 
-    # torchao's import logs a deprecation of torch's (KernelPreference's pytree registration)
-    pytree_log = logging.getLogger("torch.utils._pytree")
-    level = pytree_log.level
-    pytree_log.setLevel(logging.ERROR)
-    try:
-        import torchao.quantization.pt2e.quantizer as quantizer  # noqa: F401
-    except Exception as exc:  # an ImportError, or a torchao that does not pair with this torch
-        raise SkipCase(f"the PT2E oracle (torchao.quantization.pt2e) is not importable: "
-                       f"{type(exc).__name__}: {exc}") from None
-    finally:
-        pytree_log.setLevel(level)
-    import torchao
-
-    from . import pattern_exports
-
-    pattern_exports.install()
-    return torchao
+    pt2e_source.source()
+    return pt2e_source
 
 
 def _xnnpack(**config):
     import warnings
 
-    _torchao()
-    from torchao.testing.pt2e._xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
-
+    xnnpack = _source().module("xnnpack")
     with warnings.catch_warnings():  # "XNNPACKQuantizer is deprecated!" (for executorch's)
         warnings.simplefilter("ignore")
-        return XNNPACKQuantizer().set_global(get_symmetric_quantization_config(**config))
+        return xnnpack.XNNPACKQuantizer().set_global(xnnpack.get_symmetric_quantization_config(**config))
 
 
 def _x86(**config):
-    _torchao()
-    from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import (
-        X86InductorQuantizer,
-        get_default_x86_inductor_quantization_config,
-    )
-
-    return X86InductorQuantizer().set_global(get_default_x86_inductor_quantization_config(**config))
+    x86 = _source().module("x86")
+    return x86.X86InductorQuantizer().set_global(x86.get_default_x86_inductor_quantization_config(**config))
 
 
 def _embedding():
-    _torchao()
-    from torchao.quantization.pt2e.quantizer.embedding_quantizer import EmbeddingQuantizer
-
-    return EmbeddingQuantizer()
+    return _source().module("embedding").EmbeddingQuantizer()
 
 
 def _composable():
     """Embeddings weight-only, everything else dynamic, as torchao's docs compose them."""
-    from torchao.quantization.pt2e.quantizer import ComposableQuantizer
-
-    return ComposableQuantizer([_embedding(), _xnnpack(is_per_channel=True, is_dynamic=True)])
+    return _source().module("composable").ComposableQuantizer(
+        [_embedding(), _xnnpack(is_per_channel=True, is_dynamic=True)])
 
 
 def _preset(name: str, quantizer, is_qat: bool = False, *tags: str) -> ConfigPreset:

@@ -30,15 +30,12 @@ class Kit:
     """Spec constructors for one preset: observers under PTQ, fake-quantizes under QAT."""
 
     def __init__(self, is_qat: bool):
-        from torchao.quantization.pt2e import quantizer as q
-        from torchao.quantization.pt2e.fake_quantize import FakeQuantize
-        from torchao.quantization.pt2e.observer import (
-            HistogramObserver,
-            MinMaxObserver,
-            MovingAverageMinMaxObserver,
-            PerChannelMinMaxObserver,
-            PlaceholderObserver,
-        )
+        from .pt2e_source import module
+
+        q, FakeQuantize, o = module("quantizer"), module("fake_quantize").FakeQuantize, module("observer")
+        HistogramObserver, MinMaxObserver, PerChannelMinMaxObserver = (
+            o.HistogramObserver, o.MinMaxObserver, o.PerChannelMinMaxObserver)
+        MovingAverageMinMaxObserver, PlaceholderObserver = o.MovingAverageMinMaxObserver, o.PlaceholderObserver
 
         self.q, self.is_qat = q, is_qat
         self.FakeQuantize, self.PlaceholderObserver = FakeQuantize, PlaceholderObserver
@@ -414,9 +411,9 @@ ANNOTATIONS = {
 
 def hand_written_quantizer(annotate, is_qat: bool):
     """A Quantizer whose annotate is `annotate(model, Kit(is_qat))`."""
-    from torchao.quantization.pt2e.quantizer import Quantizer
+    from .pt2e_source import module
 
-    class HandWritten(Quantizer):
+    class HandWritten(module("quantizer").Quantizer):
         def annotate(self, model):
             annotate(model, Kit(is_qat))
             return model
@@ -428,11 +425,11 @@ def hand_written_quantizer(annotate, is_qat: bool):
 
 
 def recipes() -> list[Recipe]:
-    from .pt2e import _torchao
+    from .pt2e import _source
 
     def preset(name, annotate, is_qat):
         def make():
-            _torchao()
+            _source()
             return hand_written_quantizer(annotate, is_qat)
 
         return ConfigPreset(name, is_qat=is_qat, quantizer=make, tags=(FAMILY, "qat" if is_qat else "ptq"))

@@ -131,6 +131,7 @@ class _Exports:
 
     def fresh(self, recipe: Recipe, is_qat: bool):
         import copy
+        import warnings
 
         try:
             key = (recipe, is_qat)
@@ -143,8 +144,10 @@ class _Exports:
             self._kept[key] = self._export(recipe, is_qat)
         else:
             self._kept[key] = self._kept.pop(key)  # the most recently used goes last
-        model, example_inputs = copy.deepcopy(self._kept[key])
-        _own_metadata(model)
+        with warnings.catch_warnings():  # torch 2.10's pytree specs warn about their own deep copy
+            warnings.simplefilter("ignore")
+            model, example_inputs = copy.deepcopy(self._kept[key])
+            _own_metadata(model)
         return model, example_inputs
 
     @staticmethod
@@ -175,15 +178,27 @@ def _own_metadata(model) -> None:
 
 
 def export_for_quantization(model: torch.nn.Module, example_inputs: tuple):
-    """The graph prepare_pt2e takes: `torch.export.export(model, inputs).module()` (export's
-    warnings about the model, e.g. an RNN's flattened weights, are not the case's outcome)."""
+    """The graph prepare_pt2e takes, exported as each release's quantization flow exports it:
+    `torch.export.export(model, inputs).module()`; under torch 2.5 ... 2.8
+    `torch.export.export_for_training` (which export became; deprecated in 2.9, removed in
+    2.10); under torch 2.1 ... 2.4 `torch._export.capture_pre_autograd_graph`. Export's
+    warnings about the model (an RNN's flattened weights, say) are not the case's outcome."""
     import warnings
 
     import torch.export
+    from packaging.version import Version
 
+    release = Version(torch.__version__).release[:2]
+    inputs = tuple(example_inputs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return torch.export.export(model, tuple(example_inputs)).module()
+        if release < (2, 5):
+            from torch._export import capture_pre_autograd_graph
+
+            return capture_pre_autograd_graph(model, inputs)
+        if release < (2, 9):
+            return torch.export.export_for_training(model, inputs).module()
+        return torch.export.export(model, inputs).module()
 
 
 @contextlib.contextmanager

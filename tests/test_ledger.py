@@ -206,6 +206,38 @@ def test_records_table_and_ledger_agree_or_the_check_says_where_not(tmp_path):
     assert any("names 'wide-int16', which the ledger lacks" in p for p in matrix.check(loaded, ledger))
 
 
+def test_a_run_of_some_families_replaces_their_rows_and_keeps_the_others(tmp_path):
+    """`tox -e torch2.10 -- --family pt2e` records the pt2e rows beside the FX rows an
+    earlier whole run recorded; a later whole run replaces every row."""
+    ledger = tmp_path / "ledger.toml"
+    ledger.write_text(IS_DYNAMIC)
+    results, records = tmp_path / "results", tmp_path / "records"
+    results.mkdir()
+    dynamic = "observer on {a -> cat (arg 0)}: is_dynamic False != <absent>"
+    whole = _report("2.0.1", [
+        {"id": "patterns/cat/x86-static", "status": DIFFER, "verdict": "unexpected", "differences": [dynamic]},
+        {"id": "pt2e/ops/conv/xnnpack-static", "status": SKIPPED, "verdict": "conform", "message": "no torchao"}])
+    (results / "whole.json").write_text(json.dumps(whole))
+    matrix.update(ledger, results, records)
+    (results / "whole.json").unlink()
+    (results / "pt2e.json").write_text(json.dumps({**_report("2.0.1", [
+        {"id": "pt2e/ops/conv/xnnpack-static", "status": CONFORM, "verdict": "conform"},
+        {"id": "pt2e/ops/add/xnnpack-static", "status": CONFORM, "verdict": "conform"}]), "pt2e": "torch.ao (torch 2.0.1)"}))
+    matrix.update(ledger, results, records)
+    [record] = matrix.load_records(records)
+    assert record["pt2e"] == "torch.ao (torch 2.0.1)"
+    assert {k: v["cell"] for k, v in record["cases"].items()} == {
+        "patterns/cat/x86-static": "no-is-dynamic", "pt2e/ops/add/xnnpack-static": "=", "pt2e/ops/conv/xnnpack-static": "="}
+    assert record["summary"] == {"ledgered": 1, "same": 2}
+    assert record["unused"] == ["linear-input", "wide-int16"]
+    (results / "pt2e.json").unlink()
+    (results / "whole.json").write_text(json.dumps(whole))
+    matrix.update(ledger, results, records)
+    [record] = matrix.load_records(records)
+    assert sorted(record["cases"]) == ["patterns/cat/x86-static", "pt2e/ops/conv/xnnpack-static"]
+    assert record["summary"] == {"ledgered": 1, "skipped": 1}
+
+
 def test_the_committed_table_agrees_with_the_records_and_the_ledger(capsys):
     """docs/matrix.md and docs/matrix/cases.md are what the committed records and the
     ledger give, every recorded cell is accounted for, and every entry that admits a

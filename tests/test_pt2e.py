@@ -174,8 +174,7 @@ def test_a_remembered_pattern_is_the_graph_a_fresh_export_gives():
     import torch
     import torch.nn.functional as F
 
-    pt2e._torchao()
-    from torchao.quantization.pt2e import qat_utils
+    qat_utils = pt2e._source().module("qat_utils")
 
     remembered = qat_utils._get_aten_graph_module_for_pattern
     assert remembered.remembers_exports
