@@ -7,6 +7,7 @@ unreadable) becomes that case's one-line error; the run goes on.
 from __future__ import annotations
 
 import gc
+import io
 import itertools
 import os
 import re
@@ -157,17 +158,22 @@ def iut_traceback(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
-class CapturedOutput:
+class CapturedOutput(io.TextIOBase):
     """What the IUT prints to sys.stdout and sys.stderr while it prepares, kept apart from
     the run's results: the first and last LIMIT characters of it (an IUT that prints
-    megabytes costs no more memory than that)."""
+    megabytes costs no more memory than that). A text stream in full (isatty, encoding,
+    fileno's UnsupportedOperation, as io.StringIO answers them): torch 2.5's dynamo, say,
+    asks sys.stdout.isatty() while it exports."""
 
     LIMIT = 4000
+    encoding = "utf-8"
 
     def __init__(self):
-        import io
-
+        super().__init__()
         self.head, self.tail, self.dropped = io.StringIO(), "", 0
+
+    def writable(self) -> bool:
+        return True
 
     def write(self, text: str) -> int:
         written = len(text)

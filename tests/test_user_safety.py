@@ -116,6 +116,14 @@ def test_an_iut_error_is_one_line_and_its_traceback_and_output_come_with_tb(caps
         assert "Traceback" not in out and "chatter" not in out
 
 
+def test_the_captured_output_answers_as_a_text_stream_does(capsys):
+    """An IUT (or a library under it) may ask its output stream isatty, encoding or fileno."""
+    command = ["run", "--impl", "tests.planted:asks_what_its_output_is", "-k", "patterns/cat/x86-static", "-j", "1"]
+    assert main(command) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip().endswith("1 conform, 0 differ, 0 error, 0 skipped") and "asked" not in captured.err
+
+
 def test_exitfirst_stops_at_the_first_failing_case(capsys):
     assert main(["run", "--impl", "tests.planted:raises", "-k", "patterns/cat/", "-x", "-j", "1"]) == 1
     out = capsys.readouterr().out
