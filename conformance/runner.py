@@ -30,16 +30,18 @@ from .plan import Plan
 def original_node_names(case: Case) -> set[str]:
     """The node names the quantization tracer gives this case's float model, so that nodes
     an IUT inserts besides observers can be told apart from the model's own. Cached per
-    recipe and set of opaque modules: the presets of one recipe trace the same graph."""
+    model builder and set of opaque modules: the presets of one recipe (and the generated
+    specs of one graph) trace the same graph."""
     from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
     from torch.ao.quantization.quantize_fx import get_skipped_module_name_and_classes
 
     pcc_factory = case.recipe.prepare_custom_config
     pcc = (pcc_factory(case.preset) if pcc_factory else None) or PrepareCustomConfig()
     names, classes = get_skipped_module_name_and_classes(pcc, False)
-    # the recipe itself, not its name: every model `conformance.compare` is given is `compare/model`;
+    # the builder itself, not the recipe's name: every model `conformance.compare` is given is `compare/model`;
     # an exported graph's names depend on train or eval mode as well
-    key = (case.recipe, case.path, case.is_qat if case.path == PT2E else None, tuple(names),
+    key = (case.recipe.build, case.recipe.example_inputs, case.recipe.meta, case.path,
+           case.is_qat if case.path == PT2E else None, tuple(names),
            tuple(f"{c.__module__}.{c.__qualname__}" for c in classes))
     if key not in _TRACED_NAMES:
         if len(_TRACED_NAMES) >= 64:

@@ -656,11 +656,12 @@ def to_case(spec: dict, family: str = "hypothesis", name: str | None = None):
             is_qat=is_qat,
             tags=("qat" if is_qat else "static",),
         )
+    build, inputs = _builders(graph)
     recipe = Recipe(
         family,
         name,
-        lambda: build_model(graph),
-        lambda: example_inputs(graph),
+        build,
+        inputs,
         tags=tuple(sorted(tags_of(graph))),
         prepare_custom_config=(None if config.get("path") == PT2E
                                else lambda _preset: prepare_custom_config(config, graph)),
@@ -669,6 +670,22 @@ def to_case(spec: dict, family: str = "hypothesis", name: str | None = None):
     )
     negative = ("rejects",) if rejects else ()  # the oracle refuses it: a negative case
     return Case(recipe, preset, tags=tuple(dict.fromkeys(recipe.tags + preset.tags + negative)))
+
+
+def _builders(graph: dict):
+    """(build, example_inputs) of a graph: the same two functions for the same graph, so
+    that the specs of one graph (Hypothesis shrinking a case's annotations, say) share its
+    export (models.recipe keeps exports by these functions)."""
+    key = json.dumps(graph, sort_keys=True)
+    if key not in _BUILDERS:
+        if len(_BUILDERS) >= 64:
+            del _BUILDERS[next(iter(_BUILDERS))]
+        own = json.loads(key)  # a copy of its own: what the key says is what gets built
+        _BUILDERS[key] = (lambda: build_model(own), lambda: example_inputs(own))
+    return _BUILDERS[key]
+
+
+_BUILDERS: dict[str, tuple] = {}
 
 
 def tags_of(graph: dict) -> set[str]:

@@ -119,8 +119,8 @@ class Case:
 
 
 class _Exports:
-    """The exported graph of the last few (recipe, train mode)s: the presets of one recipe
-    export the same graph (an export costs 0.1 s for a small model, seconds for a
+    """The exported graph of the last few (model builder, inputs, train mode)s: the presets
+    of one recipe (and the generated cases of one graph) export the same graph (an export costs 0.1 s for a small model, seconds for a
     torchvision one; a deep copy, milliseconds). Every call gets a deep copy, parameters,
     node metadata and all, so an IUT that mutates its model changes no later case's."""
 
@@ -133,8 +133,8 @@ class _Exports:
         import copy
         import warnings
 
-        try:
-            key = (recipe, is_qat)
+        try:  # what export depends on: the model, its inputs and train mode (not the case's name or tags)
+            key = (recipe.build, recipe.example_inputs, recipe.meta, is_qat)
             hash(key)
         except TypeError:  # a recipe that holds something unhashable: export it each time
             return self._export(recipe, is_qat)
