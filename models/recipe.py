@@ -120,9 +120,10 @@ class Case:
 
 class _Exports:
     """The exported graph of the last few (model builder, inputs, train mode)s: the presets
-    of one recipe (and the generated cases of one graph) export the same graph (an export costs 0.1 s for a small model, seconds for a
-    torchvision one; a deep copy, milliseconds). Every call gets a deep copy, parameters,
-    node metadata and all, so an IUT that mutates its model changes no later case's."""
+    of one recipe (and the generated cases of one graph) export the same graph (an export
+    costs 0.1 s for a small model, seconds for a torchvision one; a deep copy,
+    milliseconds). Every call gets a deep copy, parameters, node metadata and all, so an
+    IUT that mutates its model changes no later case's."""
 
     SIZE = 8
 
@@ -130,23 +131,32 @@ class _Exports:
         self._kept: dict = {}
 
     def fresh(self, recipe: Recipe, is_qat: bool):
-        import copy
-        import warnings
-
         try:  # what export depends on: the model, its inputs and train mode (not the case's name or tags)
             key = (recipe.build, recipe.example_inputs, recipe.meta, is_qat)
             hash(key)
         except TypeError:  # a recipe that holds something unhashable: export it each time
             return self._export(recipe, is_qat)
         if key not in self._kept:
+            exported = self._export(recipe, is_qat)
+            try:
+                fresh = self._copy(exported)
+            except Exception:  # torch 2.1's capture_pre_autograd_graph modules refuse a deep copy: export each time
+                return exported
             if len(self._kept) >= self.SIZE:
                 del self._kept[next(iter(self._kept))]
-            self._kept[key] = self._export(recipe, is_qat)
-        else:
-            self._kept[key] = self._kept.pop(key)  # the most recently used goes last
+            self._kept[key] = exported
+            return fresh
+        self._kept[key] = self._kept.pop(key)  # the most recently used goes last
+        return self._copy(self._kept[key])
+
+    @staticmethod
+    def _copy(exported):
+        import copy
+        import warnings
+
         with warnings.catch_warnings():  # torch 2.10's pytree specs warn about their own deep copy
             warnings.simplefilter("ignore")
-            model, example_inputs = copy.deepcopy(self._kept[key])
+            model, example_inputs = copy.deepcopy(exported)
             _own_metadata(model)
         return model, example_inputs
 
