@@ -125,10 +125,13 @@ class _Exports:
     milliseconds). Every call gets a deep copy, parameters, node metadata and all, so an
     IUT that mutates its model changes no later case's."""
 
-    SIZE = 8
+    # kept while both hold: a suite run (pytest, one process) meets a case's export again
+    # test after test, and a torchvision model's weights are tens of MB
+    SIZE, BYTES = 256, 256 * 2**20
 
     def __init__(self):
         self._kept: dict = {}
+        self._bytes: dict = {}
 
     def fresh(self, recipe: Recipe, is_qat: bool):
         try:  # what export depends on: the model, its inputs and train mode (not the case's name or tags)
@@ -142,9 +145,11 @@ class _Exports:
                 fresh = self._copy(exported)
             except Exception:  # torch 2.1's capture_pre_autograd_graph modules refuse a deep copy: export each time
                 return exported
-            if len(self._kept) >= self.SIZE:
-                del self._kept[next(iter(self._kept))]
             self._kept[key] = exported
+            self._bytes[key] = sum(t.numel() * t.element_size() for t in exported[0].state_dict().values())
+            while len(self._kept) > self.SIZE or (len(self._kept) > 1 and sum(self._bytes.values()) > self.BYTES):
+                oldest = next(iter(self._kept))
+                del self._kept[oldest], self._bytes[oldest]
             return fresh
         self._kept[key] = self._kept.pop(key)  # the most recently used goes last
         return self._copy(self._kept[key])
@@ -169,6 +174,7 @@ class _Exports:
 
     def clear(self) -> None:
         self._kept.clear()
+        self._bytes.clear()
 
 
 _EXPORTS = _Exports()
