@@ -244,6 +244,22 @@ def test_a_generated_case_is_a_pt2e_case():
             {"node": 0, "inputs": [[0, {"kind": "sideways"}]], "output": None}]}})
 
 
+def test_the_specs_of_one_graph_share_one_export(monkeypatch):
+    """Shrinking a generated case tries many annotations of one graph: it is exported once."""
+    from models import recipe
+
+    exported = []
+    export = recipe.export_for_quantization
+    monkeypatch.setattr(recipe, "export_for_quantization", lambda m, i: exported.append(1) or export(m, i))
+    recipe._EXPORTS.clear()
+    other = {**SHARED_CYCLE, "config": {**SHARED_CYCLE["config"], "annotations": [
+        {"node": 0, "inputs": [[0, {"kind": "act-int8"}]], "output": None, "implicit": True}]}}
+    first, second = graphs.to_case(SHARED_CYCLE), graphs.to_case(other)
+    assert first.id != second.id and first.recipe.build is second.recipe.build
+    assert first.materialise().model.code == second.materialise().model.code
+    assert len(exported) == 1
+
+
 def test_a_planted_pt2e_fault_is_found_shrunk_and_frozen_into_the_pt2e_family(tmp_path):
     planted = load("tests.planted:pt2e_without_implicit_sharing")
     report = fuzz.fuzz(planted, ORACLE, seed=3, examples=300, max_nodes=4, path="pt2e")  # about a minute
