@@ -4,8 +4,9 @@
 goldens. The quantizers, quantization specs, observers and prepare_pt2e of a case all
 come from the one source, as they would in a user's program on that release.
 
-torchao wins where it imports; `OBSCONF_PT2E=torch.ao` (or `torchao`) chooses. Where
-neither is there, a pt2e case skips, saying why.
+torchao wins where it imports; `OBSCONF_PT2E=torch.ao` (or `torchao`) chooses, and
+`OBSCONF_PT2E=none` skips the path (tox.ini's torch 2.1 ... 2.5: not in the matrix yet).
+Where neither is there, a pt2e case skips, saying why.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 
 from .recipe import SkipCase
 
-TORCHAO, TORCH_AO = "torchao", "torch.ao"
+TORCHAO, TORCH_AO, NONE = "torchao", "torch.ao", "none"
 ENV = "OBSCONF_PT2E"
 
 # role -> (torchao's module, torch.ao's module)
@@ -58,8 +59,10 @@ def _import_torch_ao():
 @functools.cache
 def _chosen() -> str:
     wanted = os.environ.get(ENV, "").strip()
+    if wanted == NONE:
+        raise SkipCase(f"{ENV}=none: the pt2e path is not run in this environment")
     if wanted not in ("", TORCHAO, TORCH_AO):
-        raise SkipCase(f"{ENV}={wanted!r}: say {TORCHAO!r} or {TORCH_AO!r}")
+        raise SkipCase(f"{ENV}={wanted!r}: say {TORCHAO!r}, {TORCH_AO!r} or {NONE!r}")
     reasons = []
     for name, load in ((TORCHAO, _import_torchao), (TORCH_AO, _import_torch_ao)):
         if wanted and name != wanted:
