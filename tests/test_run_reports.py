@@ -169,10 +169,12 @@ def test_diff_writes_an_html_page_with_both_graphs(tmp_path, capsys):
     assert picture.differing_edges(expected, expected) == set()
 
 
-def test_progress_bar_on_a_terminal_and_plain_lines_elsewhere():
+def test_progress_bar_on_a_terminal_and_plain_lines_elsewhere(monkeypatch):
     import io
 
     from conformance.progress import Progress
+
+    monkeypatch.setenv("COLUMNS", "200")  # the bar is cut to the terminal's width: give it a wide one
 
     tty = io.StringIO()
     bar = Progress(4, stream=tty, interactive=True)
