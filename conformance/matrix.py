@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .golden import bundled_goldens_torch, write_atomic
 from .ledger import Ledger, facts, release
+from .reports import family_of
 from .runner import SKIPPED, Outcome, made_the_goldens, without_paths
 
 RESULTS = Path(".obsconf-cache") / "matrix"
@@ -153,17 +154,13 @@ def update(ledger_path, results: Path = RESULTS, records: Path = RECORDS) -> lis
     return written
 
 
-def family(case_id: str) -> str:
-    return case_id.split("/", 1)[0]
-
-
 def keep_other_families(record: dict, old: dict, ledger_path) -> dict:
     """A run of some families only (`tox -e torch2.10 -- --family pt2e`) replaces those
     families' rows of the release's record and keeps the others as they were recorded: a
     whole run has every family, so it keeps nothing. The summary and the unused ledger
     entries are counted again over the rows the record ends with."""
-    ran = {family(case_id) for case_id in record["cases"]}
-    kept = {case_id: row for case_id, row in old.get("cases", {}).items() if family(case_id) not in ran}
+    ran = {family_of(case_id) for case_id in record["cases"]}
+    kept = {case_id: row for case_id, row in old.get("cases", {}).items() if family_of(case_id) not in ran}
     if not kept:
         return record
     cases = {**kept, **record["cases"]}
