@@ -40,8 +40,7 @@ def original_node_names(case: Case) -> set[str]:
     names, classes = get_skipped_module_name_and_classes(pcc, False)
     # the builder itself, not the recipe's name: every model `conformance.compare` is given is `compare/model`;
     # an exported graph's names depend on train or eval mode as well
-    key = (case.recipe.build, case.recipe.example_inputs, case.recipe.meta, case.path,
-           case.is_qat if case.path == PT2E else None, tuple(names),
+    key = (*case.recipe.model_key, case.path, case.is_qat if case.path == PT2E else None, tuple(names),
            tuple(f"{c.__module__}.{c.__qualname__}" for c in classes))
     if key not in _TRACED_NAMES:
         if len(_TRACED_NAMES) >= 64:

@@ -63,6 +63,12 @@ class Recipe:
     # `rejects`, whose golden records the oracle's exception
     rejects: tuple[str, ...] = ()
 
+    @property
+    def model_key(self) -> tuple:
+        """What the float model a case builds depends on (not its name, tags or presets):
+        recipes with the same key build the same model, so they share an export or a trace."""
+        return (self.build, self.example_inputs, self.meta)
+
 
 @dataclass(frozen=True)
 class Case:
@@ -134,8 +140,8 @@ class _Exports:
         self._bytes: dict = {}
 
     def fresh(self, recipe: Recipe, is_qat: bool):
-        try:  # what export depends on: the model, its inputs and train mode (not the case's name or tags)
-            key = (recipe.build, recipe.example_inputs, recipe.meta, is_qat)
+        try:  # what export depends on: the model, its inputs and train mode
+            key = (*recipe.model_key, is_qat)
             hash(key)
         except TypeError:  # a recipe that holds something unhashable: export it each time
             return self._export(recipe, is_qat)
