@@ -20,14 +20,13 @@ def _case(case_id):
 
 
 def test_every_xnnpack_annotator_has_a_pattern_model():
-    from torchao.testing.pt2e._xnnpack_quantizer_utils import OP_TO_ANNOTATOR
+    OP_TO_ANNOTATOR = pt2e._source().module("xnnpack_utils").OP_TO_ANNOTATOR
 
     assert set(pt2e.XNNPACK_PATTERNS) == set(OP_TO_ANNOTATOR)
 
 
 def test_every_quantizable_x86_op_has_a_pattern_model():
-    from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as x86
-
+    x86 = pt2e._source().module("x86")
     ops = x86.quantizable_ops | x86.default_quantizable_ops | x86.propagation_quantizable_ops
     assert set(pt2e.X86_OP_PATTERNS) == {str(op) for op in ops}
 
