@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import models
@@ -146,6 +148,41 @@ def test_explain_names_the_rule_and_the_annotation(capsys):
     assert "annotated-input: An argument" in out  # the rule, stated by its docstring
 
 
+@pytest.mark.parametrize("wanted, says", [
+    ("none", "OBSCONF_PT2E=none: the pt2e path is not run in this environment"),
+    ("torchao-nightly", "OBSCONF_PT2E='torchao-nightly': say 'torchao', 'torch.ao' or 'none'"),
+    ("torch.ao", "no PT2E implementation is importable here (torch.ao: ModuleNotFoundError: "),
+])
+def test_obsconf_pt2e_chooses_the_source_or_skips_the_case_saying_why(monkeypatch, tmp_path, wanted, says):
+    """At the default pins torchao is the source; torch 2.14 has no torch.ao prepare_pt2e."""
+    from models import pt2e_source
+
+    monkeypatch.setenv(pt2e_source.ENV, wanted)
+    pt2e_source._chosen.cache_clear()
+    report = tmp_path / "run.json"
+    try:
+        assert main(["run", "--impl", "reference", "-k", "pt2e/ops/conv/xnnpack-static", "-j", "1",
+                     "--json", str(report)]) == 0
+        [entry] = json.loads(report.read_text())["cases"]
+        assert entry["status"] == "skipped" and entry["message"].startswith(says), entry
+    finally:
+        monkeypatch.delenv(pt2e_source.ENV)
+        pt2e_source._chosen.cache_clear()
+    assert pt2e_source.source() == pt2e_source.TORCHAO
+
+
+def test_a_json_report_names_what_the_pt2e_cases_ran_on(tmp_path):
+    import torchao
+
+    report = tmp_path / "run.json"
+    assert main(["run", "--impl", "reference", "-k", "pt2e/ops/conv/xnnpack-static", "-j", "1",
+                 "--json", str(report)]) == 0
+    assert json.loads(report.read_text())["pt2e"] == f"torchao {torchao.__version__}"
+    assert main(["run", "--impl", "reference", "-k", "patterns/cat/x86-static", "-j", "1",
+                 "--json", str(report)]) == 0
+    assert "pt2e" not in json.loads(report.read_text())
+
+
 def test_each_call_gets_an_exported_model_of_its_own():
     """The export is kept per recipe; what one IUT does to its copy reaches no later case."""
     import torch
@@ -195,7 +232,6 @@ def test_a_remembered_pattern_is_the_graph_a_fresh_export_gives():
 
 # -- generated annotations ----------------------------------------------------------------------
 
-import json  # noqa: E402
 
 from hypothesis import example, given, settings  # noqa: E402
 
