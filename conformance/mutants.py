@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import sys
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass

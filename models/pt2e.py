@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from . import zoo
-from .recipe import ConfigPreset, Recipe, SkipCase
+from .recipe import ConfigPreset, Recipe
 
 FAMILY = "pt2e"
 

@@ -4,7 +4,6 @@ from it, and refuses what it cannot place."""
 
 from __future__ import annotations
 
-import torch
 from torch.fx import Node
 
 ANNOTATION_KEY = "quantization_annotation"
