@@ -249,7 +249,10 @@ def cmd_run(args) -> int:
         if args.ledger:
             import torch
 
-            expectations = Ledger.load(args.ledger, torch.__version__)
+            from models import pt2e_source
+
+            # entries about one pt2e source (`pt2e = "torch.ao"`) need to know this one's
+            expectations = Ledger.load(args.ledger, torch.__version__, pt2e_source.here())
     except (ExpectationsError, LedgerError) as exc:
         raise UsageError(str(exc)) from None
     store = golden_store(args)

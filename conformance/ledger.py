@@ -6,6 +6,7 @@ One `[[divergence]]` table per behaviour change:
     [[divergence]]
     id = "no-is-dynamic"                       # short, unique; the behaviour table names it
     torch = "<2.1"                             # the releases showing it (a PEP 440 specifier set)
+    pt2e = ["torch.ao", "torchao<0.17"]        # optional: only under these pt2e sources (below)
     cases = ["*"]                              # globs of case ids
     outcome = "differs"                        # differs | error | skip
     differences = ["* is_dynamic False != <absent>*"]   # lines as the differ prints them; * is a wildcard
@@ -25,6 +26,13 @@ admits that release and whose `cases` match:
 - a case that errs must match an `error` entry's substring, else it fails;
 - an entry that matches nothing in a whole run no longer occurs: it is reported as
   unused, so the ledger stays true.
+
+The pt2e family runs on one of two implementations of prepare_pt2e (models/pt2e_source.py):
+torch's own `torch.ao` (torch 2.1 ... 2.10) or torchao's fork, whose releases pair with
+torch releases (the tox matrix's `torch2.10-torchao0.16` ...). A difference that the
+implementation makes, not torch's export, says which with `pt2e`: "torch.ao", or
+"torchao" with an optional release range ("torchao<0.17"). An entry with `pt2e` applies
+only to a run whose pt2e cases ran on one of the sources it names.
 """
 
 from __future__ import annotations
@@ -48,7 +56,8 @@ from .outcome import CONFORM, ERROR, SKIPPED, Outcome
 
 DEFAULT_LEDGER = Path(__file__).resolve().parent.parent / "golden" / "ledger.toml"
 OUTCOMES = ("differs", "error", "skip")
-_KEYS = {"id", "torch", "cases", "outcome", "differences", "error", "change"}
+_KEYS = {"id", "torch", "pt2e", "cases", "outcome", "differences", "error", "change"}
+PT2E_SOURCES = ("torch.ao", "torchao")
 
 
 class LedgerError(ValueError):
@@ -58,6 +67,17 @@ class LedgerError(ValueError):
 def release(version: str) -> Version:
     """The release a torch version string names, without its local build tag: 2.0.1+cu117 -> 2.0.1."""
     return Version(Version(version).base_version)
+
+
+def pt2e_release(text: str | None) -> tuple[str, Version | None] | None:
+    """What a report's `pt2e` field names: `torchao 0.16.0` -> ("torchao", 0.16.0),
+    `torch.ao (torch 2.10.0)` -> ("torch.ao", None); None where the run had no pt2e case."""
+    if not text:
+        return None
+    name, _, rest = text.partition(" ")
+    if name == "torchao":
+        return name, release(rest)
+    return name, None
 
 
 def _line_pattern(line: str) -> re.Pattern:
@@ -74,21 +94,30 @@ class Divergence:
     change: str
     differences: tuple[str, ...] = ()
     error: str | None = None
+    pt2e: tuple[tuple[str, SpecifierSet], ...] = ()  # (source, its releases); () for any source
     used: int = 0
     _compiled: list = field(default_factory=list, repr=False)
+    _cases: re.Pattern | None = field(default=None, repr=False)
 
     def __post_init__(self):
         self._compiled = [_line_pattern(d) for d in self.differences]
+        self._cases = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in self.patterns))
 
     @property
     def reason(self) -> str:  # what Expectation calls it: reports read it
         return self.change
 
-    def admits(self, version: Version) -> bool:
-        return self.torch.contains(version, prereleases=True)
+    def admits(self, version: Version, pt2e: tuple[str, Version | None] | None = None) -> bool:
+        """Whether a run of torch `version`, its pt2e cases on `pt2e` (pt2e_release), shows it."""
+        if not self.torch.contains(version, prereleases=True):
+            return False
+        if not self.pt2e:
+            return True
+        return pt2e is not None and any(
+            name == pt2e[0] and (pt2e[1] is None or spec.contains(pt2e[1], prereleases=True)) for name, spec in self.pt2e)
 
     def matches(self, case_id: str) -> bool:
-        return any(fnmatch.fnmatchcase(case_id, p) for p in self.patterns)
+        return self._cases.match(case_id) is not None
 
     def names_exactly(self, case_id: str) -> bool:
         return case_id in self.patterns and not any("*" in d for d in self.differences)
@@ -97,27 +126,30 @@ class Divergence:
         return any(p.match(line) for p in self._compiled)
 
     def describe(self) -> str:
-        return f"divergence {self.id!r} (torch {self.torch}; {', '.join(self.patterns)}: {self.outcome})"
+        on = f"; pt2e {' or '.join(name + str(spec) for name, spec in self.pt2e)}" if self.pt2e else ""
+        return f"divergence {self.id!r} (torch {self.torch}{on}; {', '.join(self.patterns)}: {self.outcome})"
 
 
 @dataclass
 class Ledger:
     source: str
     version: Version
-    entries: list[Divergence]  # those admitting `version`
+    entries: list[Divergence]  # those admitting `version` (and the run's pt2e source)
     everything: list[Divergence]  # the whole file, whatever release
 
     @classmethod
-    def load(cls, path: str | Path, torch_version: str) -> "Ledger":
+    def load(cls, path: str | Path, torch_version: str, pt2e: str | None = None) -> "Ledger":
+        """The entries for a run of `torch_version` whose pt2e cases ran on `pt2e` (a
+        report's `pt2e` field: `torchao 0.16.0`, `torch.ao (torch 2.10.0)`; None: none ran)."""
         path = Path(path)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise LedgerError(f"ledger {path}: cannot read: {exc}") from None
-        return cls.parse(data, torch_version, str(path))
+        return cls.parse(data, torch_version, str(path), pt2e)
 
     @classmethod
-    def parse(cls, data: dict, torch_version: str, source: str = "<ledger>") -> "Ledger":
+    def parse(cls, data: dict, torch_version: str, source: str = "<ledger>", pt2e: str | None = None) -> "Ledger":
         unknown = set(data) - {"divergence"}
         if unknown:
             raise LedgerError(f"ledger {source}: unknown top-level key(s) {sorted(unknown)}; use [[divergence]] tables")
@@ -125,7 +157,8 @@ class Ledger:
         for i, raw in enumerate(data.get("divergence", []), start=1):
             entries.append(_parse_entry(raw, f"ledger {source}, entry #{i}", i, seen))
         version = release(torch_version)
-        return cls(source, version, [e for e in entries if e.admits(version)], entries)
+        on = pt2e_release(pt2e)
+        return cls(source, version, [e for e in entries if e.admits(version, on)], entries)
 
     def find(self, case_id: str) -> list[Divergence]:
         return [e for e in self.entries if e.matches(case_id)]
@@ -226,4 +259,31 @@ def _parse_entry(raw, where: str, index: int, seen: set) -> Divergence:
     error = raw.get("error")
     if error is not None and (outcome != "error" or not isinstance(error, str)):
         raise LedgerError(f"{where}: `error` (a substring) is for outcome \"error\" only")
-    return Divergence(index, ident, spec, patterns, outcome, change.strip(), tuple(differences), error)
+    return Divergence(index, ident, spec, patterns, outcome, change.strip(), tuple(differences), error,
+                      _pt2e_sources(raw.get("pt2e"), where))
+
+
+def _pt2e_sources(value, where: str) -> tuple[tuple[str, SpecifierSet], ...]:
+    """`pt2e = "torchao<0.17"` or a list of such: (source, its releases) pairs."""
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    bad = LedgerError(f"{where}: `pt2e` must name pt2e sources, \"torch.ao\" or \"torchao\" with an optional "
+                      f"release range such as \"torchao<0.17\", not {value!r}")
+    if not isinstance(items, list) or not items:
+        raise bad
+    sources = []
+    for item in items:
+        if not isinstance(item, str):
+            raise bad
+        name = next((n for n in sorted(PT2E_SOURCES, key=len, reverse=True) if item.startswith(n)), None)
+        if name is None:
+            raise bad
+        try:
+            spec = SpecifierSet(item[len(name):].strip())
+        except InvalidSpecifier:
+            raise bad from None
+        if name == "torch.ao" and str(spec):
+            raise bad  # torch.ao's release is torch's: the `torch` range says it
+        sources.append((name, spec))
+    return tuple(sources)

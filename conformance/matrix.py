@@ -2,7 +2,9 @@
 oracle against the goldens and the divergence ledger (`obsconf run --impl torch --ledger
 --json .obsconf-cache/matrix/<env>.json`); `obsconf matrix` keeps one compact record per
 release in docs/matrix/ and writes the case x release table from them (docs/matrix.md,
-and every case's row in docs/matrix/cases.md).
+and every case's row in docs/matrix/cases.md). A torch release paired with a torchao
+release (`tox -e torch2.10-torchao0.16`: the pt2e family on that torchao's prepare_pt2e)
+has a record of its own, `torch-2.10.0+torchao-0.16.0.json`, and a column of its own.
 
 A cell says what that release's prepare did with the case: `=` same plan as the golden,
 the ids of the ledger entries that account for its differences or its error, `skip` (the
@@ -12,13 +14,14 @@ release cannot build the case: a missing model, dtype or backend pattern), or `F
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections import Counter
 from pathlib import Path
 
 from .golden import bundled_goldens_torch, write_atomic
-from .ledger import Ledger, facts, release
+from .ledger import Ledger, facts, pt2e_release, release
 from .reports import family_of
 from .runner import SKIPPED, Outcome, made_the_goldens, without_paths
 
@@ -57,6 +60,44 @@ def absent_cases(store, known: set[str], wanted=lambda case_id: True) -> list[tu
     return [(i, absent_reason(i)) for i in store.stored_ids() if i not in known and wanted(i)]
 
 
+def paired_torchao(record: dict) -> str | None:
+    """The torchao release whose prepare_pt2e a record's pt2e cases ran on ('0.16.0'), or
+    None (torch's own torch.ao, or no pt2e case)."""
+    on = pt2e_release(record.get("pt2e"))
+    return str(on[1]) if on and on[0] == "torchao" else None
+
+
+def label(record: dict) -> str:
+    """A record's column heading: `2.10.0`, or `2.10.0 + torchao 0.16.0` for a pairing."""
+    torchao = paired_torchao(record)
+    return f"{release(record['torch'])}" + (f" + torchao {torchao}" if torchao else "")
+
+
+def record_path(record: dict, records: Path = RECORDS) -> Path:
+    torchao = paired_torchao(record)
+    return records / (f"torch-{release(record['torch'])}" + (f"+torchao-{torchao}" if torchao else "") + ".json")
+
+
+def _ledger_for(ledger_path, record: dict) -> Ledger:
+    return Ledger.load(ledger_path, record["torch"], record.get("pt2e"))
+
+
+def _concerned(ledger: Ledger, case_ids) -> list:
+    """The admitted entries that concern a family a record holds: a pairing's record holds
+    the pt2e family only, and its torch release's FX entries are not its business (an
+    entry naming a case the corpus lost still concerns that case's family)."""
+    case_ids = list(case_ids)
+    families = {family_of(c) for c in case_ids}
+
+    def concerns(pattern: str) -> bool:
+        head = family_of(pattern)
+        if any(ch in head for ch in "*?["):  # `*executorch*` may match in any family
+            return any(fnmatch.fnmatchcase(c, pattern) for c in case_ids)
+        return head in families
+
+    return [e for e in ledger.entries if any(concerns(p) for p in e.patterns)]
+
+
 def cell(entry: dict) -> str:
     """A JSON report's case entry (or its re-judged form) as a table cell."""
     if entry["verdict"] in ("unexpected", "xpass"):  # xpass: a listed divergence is gone
@@ -74,7 +115,7 @@ def record_from_report(report: dict, source: str, ledger_path) -> dict:
     so the ledger can be corrected without running that release again)."""
     if report.get("schema") != 1 or report.get("impl") != "torch" or "cases" not in report:
         raise MatrixError(f"{source}: not a JSON report of `obsconf run --impl torch` (schema 1)")
-    ledger = Ledger.load(ledger_path, report["torch"])
+    ledger = _ledger_for(ledger_path, report)
     order = [e.id for e in ledger.everything]
     cases = {}
     for entry in report["cases"]:
@@ -94,7 +135,7 @@ def record_from_report(report: dict, source: str, ledger_path) -> dict:
     return {"schema": RECORD_SCHEMA, "torch": report["torch"], "torchvision": report.get("torchvision"),
             **({"pt2e": report["pt2e"]} if report.get("pt2e") else {}),
             "summary": dict(Counter(_kind(r["cell"]) for r in cases.values())), "cases": cases,
-            "unused": [e.id for e in ledger.unused()]}
+            "unused": [e.id for e in _concerned(ledger, cases) if not e.used]}
 
 
 def _outcome(entry: dict, version: str) -> Outcome:
@@ -132,21 +173,22 @@ def load_records(directory: Path = RECORDS) -> list[dict]:
         if data.get("schema") != RECORD_SCHEMA:
             raise MatrixError(f"{path}: not a behaviour record of schema {RECORD_SCHEMA}")
         records.append(data)
-    return sorted(records, key=lambda r: release(r["torch"]))
+    return sorted(records, key=lambda r: (release(r["torch"]), release(paired_torchao(r) or "0")))
 
 
 def update(ledger_path, results: Path = RESULTS, records: Path = RECORDS) -> list[str]:
     """Turn every JSON report under `results` (any depth: one folder per machine will do)
-    into its release's record, the parts of a sharded run merged; the record files written."""
+    into its release's record (a torchao pairing's: its own), the parts of a sharded run
+    merged; the record files written."""
     written = []
-    by_release: dict[str, list[tuple[Path, dict]]] = {}
+    by_release: dict[tuple[str, str], list[tuple[Path, dict]]] = {}
     for path in sorted(results.rglob("*.json")):
         report = read_json(path)
-        by_release.setdefault(str(report.get("torch")), []).append((path, report))
-    for version, reports in sorted(by_release.items()):
+        by_release.setdefault((str(report.get("torch")), paired_torchao(report) or ""), []).append((path, report))
+    for _, reports in sorted(by_release.items()):
         report, source = merge_shards(reports)
         record = record_from_report(report, source, ledger_path)
-        out = records / f"torch-{release(record['torch'])}.json"
+        out = record_path(record, records)
         if out.exists():
             record = keep_other_families(record, read_json(out), ledger_path)
         write_atomic(out, json.dumps(record, indent=0, sort_keys=True) + "\n")
@@ -167,7 +209,7 @@ def keep_other_families(record: dict, old: dict, ledger_path) -> dict:
     merged = {**old, **{k: v for k, v in record.items() if v is not None}, "cases": dict(sorted(cases.items()))}
     merged["summary"] = dict(Counter(_kind(r["cell"]) for r in cases.values()))
     used = {ident for r in cases.values() for ident in r["cell"].split() if ident not in (SAME, SKIP, FAIL)}
-    merged["unused"] = [e.id for e in Ledger.load(ledger_path, record["torch"]).entries if e.id not in used]
+    merged["unused"] = [e.id for e in _concerned(_ledger_for(ledger_path, merged), cases) if e.id not in used]
     return merged
 
 
@@ -217,31 +259,33 @@ def check(records: list[dict], ledger_path) -> list[str]:
     release that no case of that release shows."""
     problems = []
     for record in records:
-        ledger = Ledger.load(ledger_path, record["torch"])
+        ledger = _ledger_for(ledger_path, record)
         admitted = {e.id for e in ledger.entries}
+        concerned = {e.id for e in _concerned(ledger, record["cases"])}
+        name = f"torch {label(record)}"
         everything = {e.id for e in ledger.everything}
         seen = set()
         for case_id, row in record["cases"].items():
             text = row["cell"]
             if text == FAIL:
-                problems.append(f"torch {release(record['torch'])}: {case_id} fails: {row.get('why', '')}")
+                problems.append(f"{name}: {case_id} fails: {row.get('why', '')}")
                 continue
             if text in (SAME, SKIP):
                 continue
             for ident in text.split():
                 seen.add(ident)
                 if ident not in everything:
-                    problems.append(f"torch {release(record['torch'])}: {case_id} names {ident!r}, which the ledger lacks")
+                    problems.append(f"{name}: {case_id} names {ident!r}, which the ledger lacks")
                 elif ident not in admitted:
-                    problems.append(f"torch {release(record['torch'])}: {case_id} names {ident!r}, whose range excludes it")
-        for ident in sorted(admitted - seen):
-            problems.append(f"torch {release(record['torch'])}: ledger entry {ident!r} admits it but no case shows it")
+                    problems.append(f"{name}: {case_id} names {ident!r}, whose range excludes it")
+        for ident in sorted(concerned - seen):
+            problems.append(f"{name}: ledger entry {ident!r} admits it but no case shows it")
     return problems
 
 
 def markdown(records: list[dict], ledger_path) -> tuple[str, str]:
     """(docs/matrix.md, docs/matrix/cases.md) from the records."""
-    releases = [str(release(r["torch"])) for r in records]
+    releases = [label(r) for r in records]
     header = "| " + " | ".join(["case"] + releases) + " |"
     rule = "| --- " * (len(releases) + 1) + "|"
     every = sorted({c for r in records for c in r["cases"]})
@@ -250,7 +294,8 @@ def markdown(records: list[dict], ledger_path) -> tuple[str, str]:
     lines = ["# Observer placement across torch releases", "",
              "Each release's own `prepare_fx` / `prepare_qat_fx`, and for the pt2e family the `prepare_pt2e` / "
              "`prepare_qat_pt2e` it runs (torch's own `torch.ao.quantization.quantize_pt2e` in torch 2.1 ... 2.10, "
-             "torchao's where torchao is installed: the `pt2e` column), run against the goldens (made by torch "
+             "torchao's where torchao is installed: the `pt2e` column, and a column of its own for each torch "
+             "release paired with the torchao release built against it), run against the goldens (made by torch "
              f"{bundled_goldens_torch() or 'unknown'}) and judged by the divergence ledger `golden/ledger.toml`, one tox environment a "
              "release (`tox -e torch2.0` ...; then `obsconf matrix`). `=`: the same plan; an entry id: differs "
              "(or errs) exactly as that ledger entry says; `skip`: the release cannot build the case; `FAIL`: "
@@ -265,10 +310,11 @@ def markdown(records: list[dict], ledger_path) -> tuple[str, str]:
     ledger = Ledger.load(ledger_path, "0")
     lines += ["", "## Ledger entries: cases each accounts for, per release", "",
               "| entry | upstream change | " + " | ".join(releases) + " |", "| --- " * (len(releases) + 2) + "|"]
+    concerned = [{e.id for e in _concerned(_ledger_for(ledger_path, r), r["cases"])} for r in records]
     for entry in ledger.everything:
         counts = []
-        for r in records:
-            if not entry.admits(release(r["torch"])):
+        for r, ids in zip(records, concerned):
+            if entry.id not in ids:
                 counts.append("")
                 continue
             counts.append(str(sum(1 for row in r["cases"].values() if entry.id in row["cell"].split())))
@@ -335,7 +381,7 @@ def suggest(report: dict, ledger_path) -> list[tuple[str, list[str]]]:
     """(generalised fact, case ids) for every difference or error of a JSON report that the
     ledger as it is now does not account for, most cases first: the raw material of new
     ledger entries (their `change` is for a person to find)."""
-    ledger = Ledger.load(ledger_path, report["torch"])
+    ledger = _ledger_for(ledger_path, report)
     listing = [e for e in ledger.entries if e.outcome == "differs"]
     groups: dict[str, set[str]] = {}
     for entry in report["cases"]:

@@ -184,12 +184,8 @@ def _pt2e_version(verdicts: list[Verdict]) -> str | None:
     if not any(v.outcome.case_id.startswith("pt2e/") for v in verdicts):
         return None
     from models import pt2e_source
-    from models.recipe import SkipCase
 
-    try:
-        return pt2e_source.version()
-    except SkipCase:
-        return "none"
+    return pt2e_source.here() or "none"
 
 
 def _torch_version() -> str:

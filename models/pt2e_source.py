@@ -91,6 +91,14 @@ def module(role: str):
     return importlib.import_module(_MODULES[role][0 if _chosen() == TORCHAO else 1])
 
 
+def here() -> str | None:
+    """version(), or None where no pt2e implementation is there (or OBSCONF_PT2E=none)."""
+    try:
+        return version()
+    except SkipCase:
+        return None
+
+
 def version() -> str:
     """What the pt2e cases run on, for reports: `torchao 0.18.0` or `torch.ao (torch 2.10.0)`."""
     import torch

@@ -56,6 +56,48 @@ def test_releases_are_read_without_their_build_tag_and_ranges_pick_the_entries()
     assert [e.id for e in _ledger(IS_DYNAMIC, "2.14.1+cu130").entries] == []
 
 
+PT2E_SOURCES = '''
+[[divergence]]
+id = "torch-ao-only"
+torch = ">=2.6"
+pt2e = "torch.ao"
+cases = ["pt2e/*"]
+outcome = "differs"
+differences = ["*: class torchao.* != torch.ao.*"]
+change = "made up: torch.ao's classes"
+
+[[divergence]]
+id = "fixed-in-torchao-0.16"
+torch = ">=2.6"
+pt2e = ["torch.ao", "torchao<0.16"]
+cases = ["pt2e/*"]
+outcome = "error"
+error = "expecting kwargs"
+change = "made up: a fix torchao 0.16 brought"
+
+[[divergence]]
+id = "export"
+torch = ">=2.8,<2.11"
+cases = ["pt2e/*"]
+outcome = "differs"
+differences = ["node scopes differ: *"]
+change = "made up: torch's export, whichever prepare_pt2e runs"
+'''
+
+
+@pytest.mark.parametrize("version, pt2e, admitted", [
+    ("2.10.0+cu128", "torch.ao (torch 2.10.0+cu128)", ["torch-ao-only", "fixed-in-torchao-0.16", "export"]),
+    ("2.9.1", "torchao 0.15.0", ["fixed-in-torchao-0.16", "export"]),
+    ("2.10.0", "torchao 0.16.0", ["export"]),
+    ("2.12.1", "torchao 0.16.0+cpu", []),
+    ("2.10.0", None, ["export"]),  # no pt2e case ran: the entries about one source stand aside
+])
+def test_entries_about_one_pt2e_source_apply_only_where_the_pt2e_cases_ran_on_it(version, pt2e, admitted):
+    ledger = Ledger.parse(tomllib.loads(PT2E_SOURCES), version, "test.toml", pt2e)
+    assert [e.id for e in ledger.entries] == admitted
+    assert "pt2e torch.ao or torchao<0.16" in ledger.everything[1].describe()
+
+
 def test_every_difference_line_must_be_listed_and_wildcards_match_any_text():
     ledger = _ledger(IS_DYNAMIC)
     listed = Outcome("patterns/cat/x86-static", DIFFER, ["observer on {a -> cat (arg 0)}: is_dynamic False != <absent>"])
@@ -105,6 +147,14 @@ def test_errors_need_an_entry_whose_substring_they_contain_and_unused_entries_ar
     ("[[divergence]]\nid = 'a'\ntorch = '<2'\ncases = '*'\noutcome = 'skip'\nchange = 'c'\n"
      "[[divergence]]\nid = 'a'\ntorch = '<2'\ncases = '*'\noutcome = 'skip'\nchange = 'c'", "used twice"),
     ("[[expect]]\n", "unknown top-level"),
+    ("[[divergence]]\nid = 'a'\ntorch = '<2'\npt2e = 'torchao 0.16'\ncases = '*'\noutcome = 'skip'\nchange = 'c'",
+     "`pt2e` must name pt2e sources"),
+    ("[[divergence]]\nid = 'a'\ntorch = '<2'\npt2e = ['executorch']\ncases = '*'\noutcome = 'skip'\nchange = 'c'",
+     "`pt2e` must name pt2e sources"),
+    ("[[divergence]]\nid = 'a'\ntorch = '<2'\npt2e = 'torch.ao<2.5'\ncases = '*'\noutcome = 'skip'\nchange = 'c'",
+     "`pt2e` must name pt2e sources"),
+    ("[[divergence]]\nid = 'a'\ntorch = '<2'\npt2e = []\ncases = '*'\noutcome = 'skip'\nchange = 'c'",
+     "`pt2e` must name pt2e sources"),
 ])
 def test_bad_ledgers_are_one_line_errors_naming_the_file_and_entry(text, message):
     with pytest.raises(LedgerError, match=message) as info:
@@ -229,13 +279,54 @@ def test_a_run_of_some_families_replaces_their_rows_and_keeps_the_others(tmp_pat
     assert {k: v["cell"] for k, v in record["cases"].items()} == {
         "patterns/cat/x86-static": "no-is-dynamic", "pt2e/ops/add/xnnpack-static": "=", "pt2e/ops/conv/xnnpack-static": "="}
     assert record["summary"] == {"ledgered": 1, "same": 2}
-    assert record["unused"] == ["linear-input", "wide-int16"]
+    assert record["unused"] == ["linear-input"]  # wide-int16 concerns the rules family, which this record lacks
     (results / "pt2e.json").unlink()
     (results / "whole.json").write_text(json.dumps(whole))
     matrix.update(ledger, results, records)
     [record] = matrix.load_records(records)
     assert sorted(record["cases"]) == ["patterns/cat/x86-static", "pt2e/ops/conv/xnnpack-static"]
     assert record["summary"] == {"ledgered": 1, "skipped": 1}
+
+
+def test_a_torch_release_paired_with_a_torchao_release_has_a_record_and_a_column_of_its_own(tmp_path):
+    """`tox -e torch2.10-torchao0.16` records the pt2e family on torchao 0.16 beside torch
+    2.10's own run (torch.ao's pt2e), each judged by the entries for its source; the
+    pairing's record holds the pt2e family only, so its release's FX entries are not
+    expected there."""
+    ledger = tmp_path / "ledger.toml"
+    ledger.write_text(IS_DYNAMIC.replace('torch = ">=2.0,<2.2"', 'torch = ">=2.0,<2.11"') + PT2E_SOURCES)
+    results, records = tmp_path / "results", tmp_path / "records"
+    results.mkdir()
+    kwargs = "IUT 'torch' raised AssertionError:  expecting kwargs for aten op IR to be empty"
+    classes = "observer on {x -> linear (arg 0)}: class torchao.quantization.pt2e.observer.HistogramObserver != " \
+              "torch.ao.quantization.observer.HistogramObserver"
+    (results / "torch2.10.json").write_text(json.dumps({**_report("2.10.0+cu128", [
+        {"id": CASE, "status": DIFFER, "verdict": "expected", "differences": [DIFFERENCE]},
+        {"id": "pt2e/ops/linear/x86-inductor-static", "status": DIFFER, "verdict": "expected", "differences": [classes]},
+        {"id": "pt2e/annotations/kwargs/static", "status": ERROR, "verdict": "expected", "message": kwargs},
+    ]), "pt2e": "torch.ao (torch 2.10.0+cu128)"}))
+    (results / "torch2.10-torchao0.16.json").write_text(json.dumps({**_report("2.10.0+cu128", [
+        {"id": "pt2e/ops/linear/x86-inductor-static", "status": CONFORM, "verdict": "conform"},
+        {"id": "pt2e/annotations/kwargs/static", "status": ERROR, "verdict": "unexpected", "message": kwargs},
+    ]), "pt2e": "torchao 0.16.0"}))
+    written = matrix.update(ledger, results, records)
+    assert sorted(p.rsplit("/", 1)[1] for p in written) == ["torch-2.10.0+torchao-0.16.0.json", "torch-2.10.0.json"]
+    own, paired = matrix.load_records(records)
+    assert [matrix.label(own), matrix.label(paired)] == ["2.10.0", "2.10.0 + torchao 0.16.0"]
+    assert own["cases"]["pt2e/annotations/kwargs/static"]["cell"] == "fixed-in-torchao-0.16"
+    assert own["cases"]["pt2e/ops/linear/x86-inductor-static"]["cell"] == "torch-ao-only"
+    # torchao 0.16 has the fix: the same error is a difference no entry for it lists
+    assert paired["cases"]["pt2e/annotations/kwargs/static"]["cell"] == "FAIL"
+    assert paired["unused"] == ["export"] and own["unused"] == ["export"]
+    problems = matrix.check([own, paired], ledger)
+    assert "torch 2.10.0 + torchao 0.16.0: pt2e/annotations/kwargs/static fails: an error no ledger entry lists " \
+           "for this release" in problems
+    assert not any("linear-input" in p and "torchao" in p for p in problems), problems
+    assert "torch 2.10.0: ledger entry 'export' admits it but no case shows it" in problems
+    main_table, cases_table = matrix.markdown([own, paired], ledger)
+    assert "| case | 2.10.0 | 2.10.0 + torchao 0.16.0 |" in cases_table
+    assert "| `fixed-in-torchao-0.16` | made up: a fix torchao 0.16 brought | 1 |  |" in main_table
+    assert "| `linear-input` | made up for the test | 1 |  |" in main_table
 
 
 def test_the_committed_table_agrees_with_the_records_and_the_ledger(capsys):
