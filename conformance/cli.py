@@ -683,7 +683,8 @@ def cmd_matrix(args) -> int:
     else:
         matrix.write(records, args.ledger)
         print(f"wrote {matrix.TABLE} and {matrix.RECORDS / 'cases.md'}")
-    print(f"{len(records)} release(s): " + ", ".join(r["torch"] for r in records) + f"; {len(problems)} problem(s)")
+    print(f"{len(records)} record(s): " + ", ".join(r["torch"] + (f" + torchao {matrix.paired_torchao(r)}" if matrix.paired_torchao(r) else "")
+                                                 for r in records) + f"; {len(problems)} problem(s)")
     return 1 if problems else 0
 
 

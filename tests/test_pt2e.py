@@ -183,6 +183,25 @@ def test_a_json_report_names_what_the_pt2e_cases_ran_on(tmp_path):
     assert "pt2e" not in json.loads(report.read_text())
 
 
+def test_the_export_is_the_same_wherever_the_suite_runs():
+    """torch.export leaves the guards module out when a file on the stack has "torchao" in
+    its path (a checkout or tox environment named so); the suite's exports keep it there."""
+    import torch
+    import torch.export._unlift
+
+    from models.recipe import export_for_quantization
+
+    if not hasattr(torch.export._unlift, "_ok_to_generate_guards_fn"):
+        pytest.skip(f"torch {torch.__version__} exports no guards module")
+    model, inputs = torch.nn.Linear(2, 2), (torch.randn(1, 2),)
+    here = export_for_quantization(model, inputs)
+    caller = compile("exported = export(model, inputs)", "/home/someone/torchao-work/obsconf/run.py", "exec")
+    scope = {"export": export_for_quantization, "model": model, "inputs": inputs}
+    exec(caller, scope)
+    assert hasattr(here, "_guards_fn")
+    assert hasattr(scope["exported"], "_guards_fn") and scope["exported"].code == here.code
+
+
 def test_each_call_gets_an_exported_model_of_its_own():
     """The export is kept per recipe; what one IUT does to its copy reaches no later case."""
     import torch

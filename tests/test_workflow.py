@@ -23,7 +23,11 @@ def _tox_envs() -> list[str]:
 
 
 def _releases() -> list[str]:
-    return [e for e in _tox_envs() if e.startswith("torch")]
+    return [e for e in _tox_envs() if e.startswith("torch") and "-torchao" not in e]
+
+
+def _pairings() -> list[str]:
+    return [e for e in _tox_envs() if e.startswith("torch") and "-torchao" in e]
 
 
 def _pythons() -> list[str]:
@@ -56,12 +60,23 @@ def test_the_jobs_are_every_release_times_every_shard_with_reports_apart():
     upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
     assert upload["with"]["path"] == f".obsconf-cache/matrix/{report}.json"
     table = flow["jobs"]["table"]
-    assert table["needs"] == "shard"
+    assert table["needs"] == ["shard", "pairing"]
     assert any("obsconf matrix --results reports" in s.get("run", "") for s in table["steps"])
     # tox names the report after OBSCONF_REPORT, and a shard job only checks the records
     tox = (ROOT / "tox.ini").read_text()
     assert "{env:OBSCONF_REPORT:{envname}}.json" in tox and "matrix {env:OBSCONF_MATRIX_FLAGS:}" in tox
     assert run["env"]["OBSCONF_MATRIX_FLAGS"] == "--check"
+
+
+def test_every_torchao_pairing_has_a_job_whose_report_the_table_merges():
+    flow = YAML(typ="safe").load(WORKFLOW.read_text())
+    job = flow["jobs"]["pairing"]
+    assert job["strategy"]["matrix"]["env"] == _pairings() != []
+    run = next(s for s in job["steps"] if "tox -e" in s.get("run", ""))
+    assert run["run"] == 'tox -e "${{ matrix.env }}"' and run["env"]["OBSCONF_MATRIX_FLAGS"] == "--check"
+    upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["path"] == ".obsconf-cache/matrix/${{ matrix.env }}.json"  # tox's {envname}
+    assert upload["with"]["name"].startswith("report-")  # what the table job downloads
 
 
 def test_every_other_python_has_a_job():
