@@ -1,13 +1,14 @@
 """The ground truth the plan answers to: convert both prepared models and compare them.
 
 `obsconf run --convert` prepares each case with the oracle and with the IUT, calibrates
-both on the same deterministic inputs, converts both with torch's converters and
-compares the quantized models canonically. The plan claims that equal plans give equal
+both on the same deterministic inputs, converts both with torch's converters (a pt2e
+case: with convert_pt2e, from the same source as its prepare_pt2e) and compares the
+quantized models canonically. The plan claims that equal plans give equal
 converted models; this check is how that claim is tested (docs/convert-inventory.md).
 
 A converted model is described as facts keyed by structure, never by node or attribute
 names that depend on insertion order: a node's key is its op, its target (generated
-attribute names with their counter dropped: `linear_scale_#`) and the keys of its
+attribute names with their counter dropped: `linear_scale_#`, `_frozen_param_#`) and the keys of its
 arguments, so the same quantized model gets the same keys however the graph was built.
 Each fact carries a text (classes, dtypes, qschemes) that must be equal and numbers
 (scales, zero points, weights) that must be close.
@@ -30,7 +31,7 @@ from . import describe
 # the relative and absolute tolerance numbers may differ by (calibration on the same
 # inputs gives the same observer state up to float summation order)
 RTOL, ATOL = 1e-4, 1e-6
-_COUNTER = re.compile(r"_\d+$")
+_COUNTER = re.compile(r"_?\d+$")  # FX's `_scale_0`, convert_pt2e's `_frozen_param0`
 
 
 @dataclass
@@ -58,13 +59,16 @@ def _close(a, b) -> bool:
 
 
 def converters(inputs) -> dict[str, Any]:
-    """The converters a case's calibrated prepared model goes through: reference and lowered
+    """The converters a pt2e case's prepared model goes through (pt2e_converters), or these:
+    the converters a case's calibrated prepared model goes through: reference and lowered
     convert, convert told the prepare-time qconfig mapping (it then checks the mapping
     prepare stored and re-derives qconfigs from the node scopes), and the equalization
     reference where equalization is configured. Each gets a deep copy: the preserved
     attributes must survive copy.deepcopy, as a user's copy would. (`outcomes` also converts
     the model uncalibrated, as dynamic quantization is used: convert must run the weight
     observers itself.)"""
+    if inputs.quantizer is not None:
+        return pt2e_converters()
     from torch.ao.quantization.fx._equalize import _convert_equalization_ref
     from torch.ao.quantization.quantize_fx import convert_fx, convert_to_reference_fx
 
@@ -81,6 +85,17 @@ def converters(inputs) -> dict[str, Any]:
     if inputs.equalization_config is not None:
         out["_convert_equalization_ref"] = _convert_equalization_ref
     return out
+
+
+def pt2e_converters() -> dict[str, Any]:
+    """convert_pt2e as a user calls it (the weights' quantize folded into constants) and
+    with fold_quantize=False (the weights' quantize left as ops): each reads the observers'
+    statistics, their classes' dtypes and qschemes, and the sharing prepare set up."""
+    from models import pt2e_source
+
+    convert_pt2e = pt2e_source.module("quantize_pt2e").convert_pt2e
+    return {"convert_pt2e": lambda m: convert_pt2e(m),
+            "convert_pt2e(fold_quantize=False)": lambda m: convert_pt2e(m, fold_quantize=False)}
 
 
 def convert_custom_config(prepare_custom_config):
@@ -115,11 +130,17 @@ def calibration_inputs(example_inputs: tuple) -> list[tuple]:
     return [example_inputs, tuple(draw(x) for x in example_inputs)]
 
 
-def calibrate(model: GraphModule, batches: list[tuple]) -> None:
+def calibrate(model: GraphModule, batches: list[tuple], exported: bool = False) -> None:
     """Run the prepared model on each batch in eval mode (observers and fake quants
     observe; batch norm uses its running statistics, so a batch of one works), from a
-    fixed random seed."""
-    model.eval()
+    fixed random seed. An exported model has no eval mode of its own: its dropout and
+    batch norm ops are swapped for their eval forms, as the pt2e flow does."""
+    if exported:
+        from models import pt2e_source
+
+        pt2e_source.module("export_utils")._move_exported_model_to_eval(model)
+    else:
+        model.eval()
     torch.manual_seed(0)  # ops that draw random numbers (F.dropout's default training=True) draw the same
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -364,13 +385,14 @@ def outcomes(inputs, prepared: GraphModule) -> dict[str, Any]:
 
     uncalibrated = copy.deepcopy(prepared)
     try:
-        calibrate(prepared, calibration_inputs(inputs.example_inputs))
+        calibrate(prepared, calibration_inputs(inputs.example_inputs), exported=inputs.quantizer is not None)
     except Exception as exc:
         out["calibration"] = Refusal(exc)
         return out
     for label, converter in chosen.items():
         convert(label, converter, prepared)
-    convert("convert_to_reference_fx, uncalibrated", chosen["convert_to_reference_fx"], uncalibrated)
+    first = next(iter(chosen))  # convert_to_reference_fx, convert_pt2e
+    convert(f"{first}, uncalibrated", chosen[first], uncalibrated)
     return out
 
 

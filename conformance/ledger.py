@@ -203,8 +203,26 @@ class Ledger:
             e.used += 1
         return _verdict(outcome, EXPECTED, hits)
 
-    def unused(self) -> list[Divergence]:
-        return [e for e in self.entries if not e.used]
+    def unused(self, case_ids=None) -> list[Divergence]:
+        """The admitted entries no case used; given the ids a run had, only those that
+        concern its families (`concerning`)."""
+        return [e for e in (self.entries if case_ids is None else self.concerning(case_ids)) if not e.used]
+
+    def concerning(self, case_ids) -> list[Divergence]:
+        """The admitted entries that concern a family these cases belong to: a run of the
+        pt2e family alone (a torchao pairing's) is not asked for the FX entries of its torch
+        release. An entry naming a case the corpus lost still concerns that case's family,
+        and a glob whose family is a wildcard (`*executorch*`) concerns the families it matches."""
+        case_ids = list(case_ids)
+        families = {c.split("/", 1)[0] for c in case_ids}
+
+        def concerns(pattern: str) -> bool:
+            head = pattern.split("/", 1)[0]
+            if any(ch in head for ch in "*?["):
+                return any(fnmatch.fnmatchcase(c, pattern) for c in case_ids)
+            return head in families
+
+        return [e for e in self.entries if any(concerns(p) for p in e.patterns)]
 
 
 def facts(line: str) -> list[str]:

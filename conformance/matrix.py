@@ -14,7 +14,6 @@ release cannot build the case: a missing model, dtype or backend pattern), or `F
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 from collections import Counter
@@ -82,22 +81,6 @@ def _ledger_for(ledger_path, record: dict) -> Ledger:
     return Ledger.load(ledger_path, record["torch"], record.get("pt2e"))
 
 
-def _concerned(ledger: Ledger, case_ids) -> list:
-    """The admitted entries that concern a family a record holds: a pairing's record holds
-    the pt2e family only, and its torch release's FX entries are not its business (an
-    entry naming a case the corpus lost still concerns that case's family)."""
-    case_ids = list(case_ids)
-    families = {family_of(c) for c in case_ids}
-
-    def concerns(pattern: str) -> bool:
-        head = family_of(pattern)
-        if any(ch in head for ch in "*?["):  # `*executorch*` may match in any family
-            return any(fnmatch.fnmatchcase(c, pattern) for c in case_ids)
-        return head in families
-
-    return [e for e in ledger.entries if any(concerns(p) for p in e.patterns)]
-
-
 def cell(entry: dict) -> str:
     """A JSON report's case entry (or its re-judged form) as a table cell."""
     if entry["verdict"] in ("unexpected", "xpass"):  # xpass: a listed divergence is gone
@@ -135,7 +118,7 @@ def record_from_report(report: dict, source: str, ledger_path) -> dict:
     return {"schema": RECORD_SCHEMA, "torch": report["torch"], "torchvision": report.get("torchvision"),
             **({"pt2e": report["pt2e"]} if report.get("pt2e") else {}),
             "summary": dict(Counter(_kind(r["cell"]) for r in cases.values())), "cases": cases,
-            "unused": [e.id for e in _concerned(ledger, cases) if not e.used]}
+            "unused": [e.id for e in ledger.concerning(cases) if not e.used]}
 
 
 def _outcome(entry: dict, version: str) -> Outcome:
@@ -209,7 +192,7 @@ def keep_other_families(record: dict, old: dict, ledger_path) -> dict:
     merged = {**old, **{k: v for k, v in record.items() if v is not None}, "cases": dict(sorted(cases.items()))}
     merged["summary"] = dict(Counter(_kind(r["cell"]) for r in cases.values()))
     used = {ident for r in cases.values() for ident in r["cell"].split() if ident not in (SAME, SKIP, FAIL)}
-    merged["unused"] = [e.id for e in _concerned(_ledger_for(ledger_path, merged), cases) if e.id not in used]
+    merged["unused"] = [e.id for e in _ledger_for(ledger_path, merged).concerning(cases) if e.id not in used]
     return merged
 
 
@@ -261,7 +244,7 @@ def check(records: list[dict], ledger_path) -> list[str]:
     for record in records:
         ledger = _ledger_for(ledger_path, record)
         admitted = {e.id for e in ledger.entries}
-        concerned = {e.id for e in _concerned(ledger, record["cases"])}
+        concerned = {e.id for e in ledger.concerning(record["cases"])}
         name = f"torch {label(record)}"
         everything = {e.id for e in ledger.everything}
         seen = set()
@@ -310,7 +293,7 @@ def markdown(records: list[dict], ledger_path) -> tuple[str, str]:
     ledger = Ledger.load(ledger_path, "0")
     lines += ["", "## Ledger entries: cases each accounts for, per release", "",
               "| entry | upstream change | " + " | ".join(releases) + " |", "| --- " * (len(releases) + 2) + "|"]
-    concerned = [{e.id for e in _concerned(_ledger_for(ledger_path, r), r["cases"])} for r in records]
+    concerned = [{e.id for e in _ledger_for(ledger_path, r).concerning(r["cases"])} for r in records]
     for entry in ledger.everything:
         counts = []
         for r, ids in zip(records, concerned):

@@ -300,7 +300,7 @@ def _outcome(case: Case, impl: Implementation, store: GoldenStore) -> Outcome:
         return Outcome(case.id, ERROR, message=str(golden_error))
     differences = diff.compare(expected, actual, rejections=REJECTION_MATCH or impl.rejections)
     if CONVERT and convert_differences is None and not differences:
-        return Outcome(case.id, SKIPPED, message=CANNOT_CONVERT_PT2E if case.path == PT2E else CANNOT_CONVERT)
+        return Outcome(case.id, SKIPPED, message=CANNOT_CONVERT)
     convert_detail = ""
     if convert_differences:
         from .converted import summary
@@ -315,7 +315,6 @@ def _outcome(case: Case, impl: Implementation, store: GoldenStore) -> Outcome:
 
 
 CANNOT_CONVERT = "--convert: built on the meta device (no weights), its prepared model cannot run; plan only"
-CANNOT_CONVERT_PT2E = "--convert: the pt2e path's convert (convert_pt2e) is not compared yet; plan only"
 
 
 def plan_and_convert(case: Case, impl: Implementation, golden: Plan | None, golden_torch: str | None):
@@ -333,7 +332,7 @@ def plan_and_convert(case: Case, impl: Implementation, golden: Plan | None, gold
             plan = canonicalise_result(case, result, golden, golden_torch)
         except Exception as exc:
             raise CaseError(f"cannot canonicalise what IUT {impl.name!r} returned: {_one_line(exc)}") from None
-        if case.recipe.meta or case.path == PT2E:
+        if case.recipe.meta:
             return plan, None
         if golden is not None and golden.rejection is not None:
             return plan, {}  # the oracle refuses the case: there is no model of its to convert

@@ -28,6 +28,7 @@ _MODULES = {
     "observer": ("torchao.quantization.pt2e.observer", "torch.ao.quantization.observer"),
     "fake_quantize": ("torchao.quantization.pt2e.fake_quantize", "torch.ao.quantization.fake_quantize"),
     "utils": ("torchao.quantization.pt2e.utils", "torch.ao.quantization.pt2e.utils"),
+    "export_utils": ("torchao.quantization.pt2e.export_utils", "torch.ao.quantization.pt2e.export_utils"),
     "qat_utils": ("torchao.quantization.pt2e.qat_utils", "torch.ao.quantization.pt2e.qat_utils"),
     # XNNPACKQuantizer lives in torchao's testing package (executorch ships the maintained one)
     "xnnpack": ("torchao.testing.pt2e._xnnpack_quantizer", "torch.ao.quantization.quantizer.xnnpack_quantizer"),

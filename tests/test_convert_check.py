@@ -102,12 +102,31 @@ def test_reproducer_dynamic_functional_linear_weight_scale():
     "rules/parametrized-weights/x86-qat-linear-float", "rules/equalization/x86-equalization",
     "rules/equalization-of-modules/x86-equalization",
     "lstm/cat-with-lstm/x86-static", "standalone/output-quantized/x86-qat",
+    # the pt2e path: convert_pt2e, folded and not, calibrated and not
+    "pt2e/ops/conv_bn_relu/xnnpack-static", "pt2e/ops/conv_bn_relu/xnnpack-qat", "pt2e/ops/linear/xnnpack-dynamic",
+    "pt2e/ops/x86-conv2d_add_relu/x86-inductor-static", "pt2e/annotations/derived-bias/annotation-static",
+    "pt2e/annotations/shared-chain/annotation-qat", "pt2e/annotations/fixed-qparams/annotation-static",
 ])
 def test_reference_converts_as_the_oracle(case_id):
     if not any(c.id == case_id for c in models.all_cases()):
         pytest.skip(f"{case_id} is not in this corpus")
     outcome = _outcome(case_id, load("reference"), convert=True)
     assert outcome.status == CONFORM, outcome.report() + "\n" + outcome.detail
+
+
+def test_a_pt2e_fault_is_a_convert_pt2e_difference_too():
+    """A pt2e IUT that leaves the derived bias edge unobserved: one plan line, and
+    convert_pt2e's models differ where the bias is quantized (the oracle's) or kept
+    float (the IUT's)."""
+    impl = load("tests.planted:pt2e_ignores_derived_specs")
+    case_id = "pt2e/annotations/derived-bias/annotation-static"
+    plain = _outcome(case_id, impl, convert=False)
+    assert plain.status == DIFFER and len(plain.differences) == 1, plain.report()
+    converted = _outcome(case_id, impl, convert=True)
+    lines = [d for d in converted.differences if d.startswith("convert (")]
+    assert converted.differences[0] == plain.differences[0], converted.report()
+    assert len(lines) == 1 and lines[0].startswith("convert (convert_pt2e): "), converted.report()
+    assert "also after convert_pt2e(fold_quantize=False), convert_pt2e, uncalibrated" in lines[0], converted.report()
 
 
 def test_meta_device_cases_are_skipped_with_the_reason():

@@ -180,10 +180,28 @@ cases = ["{CASE}"]
 outcome = "differs"
 differences = ["{DIFFERENCE}"]
 change = "the planted fault"
+
+[[divergence]]
+id = "another-pattern"
+torch = "=={THIS}"
+cases = ["patterns/cat/*"]
+outcome = "differs"
+differences = ["*"]
+change = "an entry of the family that ran, which no case of the run shows"
+
+[[divergence]]
+id = "another-family"
+torch = "=={THIS}"
+cases = ["rules/*"]
+outcome = "differs"
+differences = ["*"]
+change = "an entry of a family the run did not run: not its business"
 ''')
     report = tmp_path / "r.json"
     assert main(["run", "--impl", PLANTED, "-k", CASE, "--ledger", str(path), "--json", str(report)]) == 0
-    assert "1 expected, 0 xpass, 0 unused ledger entries" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 expected, 0 xpass, 1 unused ledger entries" in out
+    assert "UNUSED divergence 'another-pattern'" in out and "another-family" not in out
     entry = json.loads(report.read_text())["cases"][0]
     assert entry["ledger"] == ["planted"] and matrix.cell(entry) == "planted"
     path.write_text(path.read_text().replace(f"=={THIS}", "<2.1"))
