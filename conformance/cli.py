@@ -58,6 +58,16 @@ def _selected(case_id: str, patterns: Sequence[str] | None) -> bool:
     return not patterns or any(_matches(case_id, p) for p in patterns)
 
 
+def _absent_selected(case_id: str, args) -> bool:
+    """Whether a run's selection takes a golden no recipe here builds (its id is all there
+    is to go by): -k, --family, --backend and --preset as select_run applies them."""
+    from .reports import backend_of, family_of
+
+    return (_selected(case_id, args.k) and (not args.family or family_of(case_id) in args.family)
+            and (not args.backend or backend_of(case_id) in args.backend)
+            and (not args.preset or case_id.rsplit("/", 1)[-1] in args.preset))
+
+
 def _matches(case_id: str, pattern: str) -> bool:
     if any(ch in pattern for ch in "*?["):
         return fnmatch.fnmatchcase(case_id, pattern)
@@ -266,7 +276,7 @@ def cmd_run(args) -> int:
         known = {c.id for c in all_cases()}
         # goldens no recipe here builds: skips that cost nothing, all reported by shard 1 of a sharded run
         if not args.shard or args.shard.startswith("1/"):
-            for case_id, reason in absent_cases(store, known, lambda case_id: _selected(case_id, args.k)):
+            for case_id, reason in absent_cases(store, known, lambda case_id: _absent_selected(case_id, args)):
                 verdicts.append(judge(Outcome(case_id, SKIPPED, message=reason), None))
     for case in cases:
         skip = expectations.skips(case.id) if expectations else None

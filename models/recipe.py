@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -217,10 +218,59 @@ def export_for_quantization(model: torch.nn.Module, example_inputs: tuple):
         if release < (2, 5):
             from torch._export import capture_pre_autograd_graph
 
-            return capture_pre_autograd_graph(model, inputs)
+            return _named_as_export_names(capture_pre_autograd_graph(model, inputs), model, inputs)
         if release < (2, 9):
             return torch.export.export_for_training(model, inputs).module()
         return torch.export.export(model, inputs).module()
+
+
+def _named_as_export_names(gm, model, inputs):
+    """capture_pre_autograd_graph (torch 2.1 ... 2.4) names the graph's inputs `arg0_1`,
+    ... and puts the model's parameters and buffers on the graph module as
+    `_param_constant0`, `_tensor_constant1`, ...; the later exports name the inputs after
+    forward's parameters and keep the model's paths (get_attr `op0_weight` of target
+    `op0.weight`), which the plan names observers by. The inputs (one tensor each) get
+    forward's names, and each get_attr whose tensor is one of the model's (the same object)
+    its path: renaming, not a change of the graph prepare sees."""
+    import inspect
+
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    names = list(inspect.signature(model.forward).parameters)[:len(inputs)]
+    if len(placeholders) == len(names) and all(isinstance(x, torch.Tensor) for x in inputs):
+        for node, name in zip(placeholders, names):
+            node.target = name
+            node._rename(name)
+    state = list(itertools.chain(model.named_parameters(remove_duplicate=False),
+                                 model.named_buffers(remove_duplicate=False)))
+    by_object = {id(t): path for path, t in state}
+    by_flat_name = {path.replace(".", "_"): path for path, _ in state}  # torch 2.4 keeps `op0_weight`
+    moved: dict[str, str] = {}
+    for node in list(gm.graph.nodes):
+        if node.op != "get_attr" or "." in str(node.target):
+            continue
+        target = str(node.target)
+        if target not in moved:
+            tensor = getattr(gm, target)
+            path = by_object.get(id(tensor)) or by_flat_name.get(target)
+            if path is None:
+                continue
+            if path != target:
+                owner = gm
+                *parents, leaf = path.split(".")
+                for part in parents:
+                    if not hasattr(owner, part):
+                        owner.add_module(part, torch.nn.Module())
+                    owner = getattr(owner, part)
+                delattr(gm, target)
+                if isinstance(tensor, torch.nn.Parameter):
+                    owner.register_parameter(leaf, tensor)
+                else:
+                    owner.register_buffer(leaf, tensor)
+            moved[target] = path
+        node.target = moved[target]
+        node._rename(moved[target].replace(".", "_"))
+    gm.recompile()
+    return gm
 
 
 @contextlib.contextmanager

@@ -225,6 +225,23 @@ def test_goldens_no_recipe_here_builds_are_skipped_with_the_reason(tmp_path):
     assert list(dict(matrix.absent_cases(store, set(), lambda i: "zoo/" in i))) == ["zoo/x86/torch.foo/x86-static"]
 
 
+def test_a_run_of_some_families_skips_only_their_goldens_no_recipe_builds():
+    """`tox -e torch2.15-torchao0.18` (the pt2e family, on a torch with no torchvision)
+    reports no torchvision golden as skipped: the absent goldens follow the selection."""
+    from argparse import Namespace
+
+    from conformance.cli import _absent_selected
+
+    def run(**kw):
+        return Namespace(**{"k": None, "family": None, "backend": None, "preset": None, **kw})
+
+    vision = "torchvision/ghostnet/x86-static"
+    assert _absent_selected(vision, run())
+    assert not _absent_selected(vision, run(family=["pt2e"])) and _absent_selected(vision, run(family=["torchvision"]))
+    assert not _absent_selected(vision, run(backend=["qnnpack"])) and _absent_selected(vision, run(preset=["x86-static"]))
+    assert not _absent_selected(vision, run(k=["resnet"])) and _absent_selected(vision, run(k=["ghost"]))
+
+
 def _report(version: str, cases: list[dict]) -> dict:
     return {"schema": 1, "impl": "torch", "torch": version, "torchvision": None, "cases": cases}
 

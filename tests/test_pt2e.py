@@ -202,6 +202,50 @@ def test_the_export_is_the_same_wherever_the_suite_runs():
     assert hasattr(scope["exported"], "_guards_fn") and scope["exported"].code == here.code
 
 
+def test_an_old_capture_gets_the_names_the_later_exports_give():
+    """capture_pre_autograd_graph (torch 2.1 ... 2.4) names inputs `arg0_1` and parameters
+    `_param_constant0`; the harness gives them forward's names and the model's paths, as
+    torch.export names them, leaving the graph as it was."""
+    import torch
+    from torch.fx import Graph, GraphModule
+
+    from models.recipe import _named_as_export_names
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.op0 = torch.nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.op0(x)
+
+    model = Model()
+    root = torch.nn.Module()
+    root._param_constant0, root._param_constant1 = model.op0.weight, model.op0.bias
+    graph = Graph()
+    x = graph.placeholder("arg0")
+    weight, bias = graph.get_attr("_param_constant0"), graph.get_attr("_param_constant1")
+    graph.output([graph.call_function(torch.ops.aten.linear.default, (x, weight, bias))])
+    captured = GraphModule(root, graph)
+    assert [n.name for n in captured.graph.nodes][:3] == ["arg0", "_param_constant0", "_param_constant1"]
+    inputs = (torch.randn(4, 3),)
+    renamed = _named_as_export_names(captured, model, inputs)
+    nodes = list(renamed.graph.nodes)
+    assert [(n.name, n.target) for n in nodes[:3]] == [("x", "x"), ("op0_weight", "op0.weight"), ("op0_bias", "op0.bias")]
+    assert renamed.op0.weight is model.op0.weight and not hasattr(renamed, "_param_constant0")
+    assert torch.equal(renamed(*inputs)[0], model(*inputs))
+    # torch 2.4 keeps the flattened path as the target (a copy of the tensor, node `_param_constant0`)
+    root = torch.nn.Module()
+    root.op0_weight = torch.nn.Parameter(model.op0.weight.detach().clone())
+    graph = Graph()
+    x = graph.placeholder("arg0")
+    weight = graph.create_node("get_attr", "op0_weight", name="_param_constant0")
+    graph.output([graph.call_function(torch.ops.aten.linear.default, (x, weight))])
+    renamed = _named_as_export_names(GraphModule(root, graph), model, inputs)
+    assert [(n.name, n.target) for n in list(renamed.graph.nodes)[:2]] == [("x", "x"), ("op0_weight", "op0.weight")]
+    assert torch.equal(renamed.op0.weight, model.op0.weight) and not hasattr(renamed, "op0_weight")
+
+
 def test_each_call_gets_an_exported_model_of_its_own():
     """The export is kept per recipe; what one IUT does to its copy reaches no later case."""
     import torch
