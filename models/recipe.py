@@ -224,6 +224,13 @@ def export_for_quantization(model: torch.nn.Module, example_inputs: tuple):
         return torch.export.export(model, inputs).module()
 
 
+# torch 2.1 and 2.2's pt2e code reads a get_attr node's tensor with getattr(model,
+# node.target) (pt2e/utils.py, _get_tensor_constant_from_node), which a path such as
+# `op0.weight` defeats: there the parameters keep their top-level attributes and only the
+# nodes get the later exports' names (`op0_weight`), which the plan names observers by
+_NESTED_GET_ATTR = tuple(int(p) for p in torch.__version__.split(".")[:2]) >= (2, 3)
+
+
 def _named_as_export_names(gm, model, inputs):
     """capture_pre_autograd_graph (torch 2.1 ... 2.4) names the graph's inputs `arg0_1`,
     ... and puts the model's parameters and buffers on the graph module as
@@ -254,7 +261,7 @@ def _named_as_export_names(gm, model, inputs):
             path = by_object.get(id(tensor)) or by_flat_name.get(target)
             if path is None:
                 continue
-            if path != target:
+            if path != target and _NESTED_GET_ATTR:
                 owner = gm
                 *parents, leaf = path.split(".")
                 for part in parents:
@@ -267,7 +274,8 @@ def _named_as_export_names(gm, model, inputs):
                 else:
                     owner.register_buffer(leaf, tensor)
             moved[target] = path
-        node.target = moved[target]
+        if _NESTED_GET_ATTR:
+            node.target = moved[target]
         node._rename(moved[target].replace(".", "_"))
     gm.recompile()
     return gm

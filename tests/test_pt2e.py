@@ -246,6 +246,29 @@ def test_an_old_capture_gets_the_names_the_later_exports_give():
     assert torch.equal(renamed.op0.weight, model.op0.weight) and not hasattr(renamed, "op0_weight")
 
 
+def test_under_torch_2_2_an_old_capture_keeps_its_top_level_attributes(monkeypatch):
+    """torch 2.1 and 2.2's pt2e code reads getattr(model, node.target): there the nodes get
+    the later names and the parameters stay where the capture put them."""
+    import torch
+    from torch.fx import Graph, GraphModule
+
+    import models.recipe
+    from models.recipe import _named_as_export_names
+
+    monkeypatch.setattr(models.recipe, "_NESTED_GET_ATTR", False)
+    model = torch.nn.Sequential()
+    model.add_module("op0", torch.nn.Linear(3, 2))
+    root = torch.nn.Module()
+    root._param_constant0 = model.op0.weight
+    graph = Graph()
+    x = graph.placeholder("arg0")
+    graph.output([graph.call_function(torch.ops.aten.linear.default, (x, graph.get_attr("_param_constant0")))])
+    renamed = _named_as_export_names(GraphModule(root, graph), model, (torch.randn(4, 3),))
+    weight = list(renamed.graph.nodes)[1]
+    assert (weight.name, weight.target) == ("op0_weight", "_param_constant0")
+    assert getattr(renamed, weight.target) is model.op0.weight
+
+
 def test_each_call_gets_an_exported_model_of_its_own():
     """The export is kept per recipe; what one IUT does to its copy reaches no later case."""
     import torch
