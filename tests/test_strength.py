@@ -210,8 +210,22 @@ argument = "stale"
 
 
 def test_the_committed_equivalence_arguments_parse():
-    for argument in strength.load_equivalents():
-        assert argument.argument.strip() and argument.mutant.count("@") == 1
+    for file in (strength.EQUIVALENTS, strength.EQUIVALENTS_PT2E):
+        arguments = strength.load_equivalents(file)
+        assert arguments, file
+        for argument in arguments:
+            assert argument.argument.strip() and argument.mutant.count("@") == 1
+
+
+def test_the_pt2e_equivalence_arguments_name_mutants_of_torchao_s_prepare_as_they_are():
+    """Each argued mutant exists in this torchao's pt2e/prepare.py with the source the
+    argument was made about (else `obsconf strength --target pt2e` reports it stale)."""
+    pytest.importorskip("torchao.quantization.pt2e.prepare")
+    by_id = {m.id: m for m in mutants.generate(mutants.source_path(mutants.PT2E).read_text())}
+    for argument in strength.load_equivalents(strength.EQUIVALENTS_PT2E):
+        mutant = by_id.get(argument.mutant)
+        assert mutant is not None, argument.mutant
+        assert (mutant.function, mutant.original) == (argument.function, argument.original), argument.mutant
 
 
 def test_cli_lists_mutants_and_rejects_an_unknown_one(capsys, cache):
