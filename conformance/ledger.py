@@ -294,7 +294,7 @@ def _pt2e_sources(value, where: str) -> tuple[tuple[str, SpecifierSet], ...]:
     for item in items:
         if not isinstance(item, str):
             raise bad
-        name = next((n for n in sorted(PT2E_SOURCES, key=len, reverse=True) if item.startswith(n)), None)
+        name = next((n for n in PT2E_SOURCES if item.startswith(n)), None)  # neither is a prefix of the other
         if name is None:
             raise bad
         try:

@@ -118,7 +118,7 @@ def record_from_report(report: dict, source: str, ledger_path) -> dict:
     return {"schema": RECORD_SCHEMA, "torch": report["torch"], "torchvision": report.get("torchvision"),
             **({"pt2e": report["pt2e"]} if report.get("pt2e") else {}),
             "summary": dict(Counter(_kind(r["cell"]) for r in cases.values())), "cases": cases,
-            "unused": [e.id for e in ledger.concerning(cases) if not e.used]}
+            "unused": [e.id for e in ledger.unused(cases)]}
 
 
 def _outcome(entry: dict, version: str) -> Outcome:

@@ -237,8 +237,9 @@ def _named_as_export_names(gm, model, inputs):
     `_param_constant0`, `_tensor_constant1`, ...; the later exports name the inputs after
     forward's parameters and keep the model's paths (get_attr `op0_weight` of target
     `op0.weight`), which the plan names observers by. The inputs (one tensor each) get
-    forward's names, and each get_attr whose tensor is one of the model's (the same object)
-    its path: renaming, not a change of the graph prepare sees."""
+    forward's names, and each get_attr whose tensor is one of the model's (the same object,
+    or under torch 2.4 the attribute named as its path flattened) its path: renaming, not
+    a change of the graph prepare sees (under torch 2.1 and 2.2 the node's name only)."""
     import inspect
 
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
