@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from . import zoo
-from .recipe import ConfigPreset, Recipe
+from .recipe import ConfigPreset, Recipe, SkipCase
 
 FAMILY = "pt2e"
 
@@ -46,8 +46,17 @@ def _xnnpack(**config):
 
 
 def _x86(**config):
-    x86 = _source().module("x86")
-    return x86.X86InductorQuantizer().set_global(x86.get_default_x86_inductor_quantization_config(**config))
+    import inspect
+
+    source = _source()
+    x86 = source.module("x86")
+    get_config = x86.get_default_x86_inductor_quantization_config
+    # torch 2.1 and 2.2's X86InductorQuantizer has static and QAT configs only; the dynamic
+    # one came with pytorch/pytorch#115337 (torch 2.3). No such preset there, as no dtype.
+    missing = sorted(set(config) - set(inspect.signature(get_config).parameters))
+    if missing:
+        raise SkipCase(f"{source.version()}'s X86InductorQuantizer config takes no {', '.join(missing)}")
+    return x86.X86InductorQuantizer().set_global(get_config(**config))
 
 
 def _embedding():

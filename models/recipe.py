@@ -229,6 +229,9 @@ def export_for_quantization(model: torch.nn.Module, example_inputs: tuple):
 # `op0.weight` defeats: there the parameters keep their top-level attributes and only the
 # nodes get the later exports' names (`op0_weight`), which the plan names observers by
 _NESTED_GET_ATTR = tuple(int(p) for p in torch.__version__.split(".")[:2]) >= (2, 3)
+# torch 2.1's capture names an op's node after its overload (`linear_default`,
+# `add_tensor`); the later captures and exports after the op alone (`linear`, `add_1`)
+_OVERLOAD_NAMED_OPS = tuple(int(p) for p in torch.__version__.split(".")[:2]) < (2, 2)
 
 
 def _named_as_export_names(gm, model, inputs):
@@ -239,7 +242,8 @@ def _named_as_export_names(gm, model, inputs):
     `op0.weight`), which the plan names observers by. The inputs (one tensor each) get
     forward's names, and each get_attr whose tensor is one of the model's (the same object,
     or under torch 2.4 the attribute named as its path flattened) its path: renaming, not
-    a change of the graph prepare sees (under torch 2.1 and 2.2 the node's name only)."""
+    a change of the graph prepare sees (under torch 2.1 and 2.2 the node's name only).
+    Under torch 2.1 the ops' nodes get the later names too (`linear`, not `linear_default`)."""
     import inspect
 
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
@@ -247,7 +251,7 @@ def _named_as_export_names(gm, model, inputs):
     if len(placeholders) == len(names) and all(isinstance(x, torch.Tensor) for x in inputs):
         for node, name in zip(placeholders, names):
             node.target = name
-            node._rename(name)
+            _rename(node, name)
     state = list(itertools.chain(model.named_parameters(remove_duplicate=False),
                                  model.named_buffers(remove_duplicate=False)))
     by_object = {id(t): path for path, t in state}
@@ -277,9 +281,23 @@ def _named_as_export_names(gm, model, inputs):
             moved[target] = path
         if _NESTED_GET_ATTR:
             node.target = moved[target]
-        node._rename(moved[target].replace(".", "_"))
+        _rename(node, moved[target].replace(".", "_"))
+    if _OVERLOAD_NAMED_OPS:
+        for node in gm.graph.nodes:
+            if node.op == "call_function" and isinstance(node.target, torch._ops.OpOverload):
+                _rename(node, node.target.overloadpacket.__name__)
     gm.recompile()
     return gm
+
+
+def _rename(node, candidate: str) -> None:
+    """Node._rename (torch 2.2 on): the graph's free name nearest `candidate`."""
+    if hasattr(node, "_rename"):
+        return node._rename(candidate)
+    if candidate != node.name:  # torch 2.1: the namespace keeps names by object
+        namespace = node.graph._graph_namespace
+        name = namespace.create_name(candidate, None)
+        namespace._obj_to_name[node] = node.name = name
 
 
 @contextlib.contextmanager

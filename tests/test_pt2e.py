@@ -269,6 +269,64 @@ def test_under_torch_2_2_an_old_capture_keeps_its_top_level_attributes(monkeypat
     assert getattr(renamed, weight.target) is model.op0.weight
 
 
+def test_under_torch_2_1_an_old_capture_gets_the_later_op_names(monkeypatch):
+    """torch 2.1's capture names an op's node after its overload (`linear_default`) and its
+    fx Node has no _rename: the harness names the nodes as later captures do (`linear`,
+    `relu`, `relu_1`), numbered in graph order, and the module still runs."""
+    import torch
+    from torch.fx import Graph, GraphModule, Node
+
+    import models.recipe
+    from models.recipe import _named_as_export_names
+
+    monkeypatch.setattr(models.recipe, "_NESTED_GET_ATTR", False)
+    monkeypatch.setattr(models.recipe, "_OVERLOAD_NAMED_OPS", True)
+    monkeypatch.delattr(Node, "_rename")
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.op0 = torch.nn.Linear(3, 2, bias=False)
+
+        def forward(self, x):
+            return self.op0(x)
+
+    model = Model()
+    root = torch.nn.Module()
+    root._param_constant0 = model.op0.weight
+    graph = Graph()
+    x = graph.placeholder("arg0_1")
+    linear = graph.create_node("call_function", torch.ops.aten.linear.default,
+                               (x, graph.get_attr("_param_constant0")), name="linear_default")
+    relu = graph.create_node("call_function", torch.ops.aten.relu.default, (linear,), name="relu_default")
+    relu_again = graph.create_node("call_function", torch.ops.aten.relu.default, (relu,), name="relu_default_1")
+    graph.output([relu_again])
+    inputs = (torch.randn(4, 3),)
+    renamed = _named_as_export_names(GraphModule(root, graph), model, inputs)
+    assert [n.name for n in renamed.graph.nodes] == ["x", "op0_weight", "linear", "relu", "relu_1", "output"]
+    assert "relu_1 = torch.ops.aten.relu.default(relu)" in renamed.code
+    assert torch.equal(renamed(*inputs)[0], torch.relu(model(*inputs)))
+
+
+def test_a_quantizer_config_this_release_lacks_skips_its_cases(monkeypatch):
+    """torch 2.1 and 2.2's X86InductorQuantizer has no dynamic config (get_default_..._config
+    takes is_qat only): the x86-inductor-dynamic cases skip there, saying why, as a dtype a
+    release lacks does, rather than failing to build."""
+    from models import SkipCase, pt2e, pt2e_source
+
+    x86 = pt2e_source.module("x86")
+    original = x86.get_default_x86_inductor_quantization_config
+
+    def before_dynamic(is_qat: bool = False):
+        return original(is_qat=is_qat)
+
+    assert pt2e.PRESETS["x86-inductor-dynamic"].quantizer() is not None
+    monkeypatch.setattr(x86, "get_default_x86_inductor_quantization_config", before_dynamic)
+    assert pt2e.PRESETS["x86-inductor-static"].quantizer() is not None
+    with pytest.raises(SkipCase, match="X86InductorQuantizer config takes no is_dynamic"):
+        pt2e.PRESETS["x86-inductor-dynamic"].quantizer()
+
+
 def test_each_call_gets_an_exported_model_of_its_own():
     """The export is kept per recipe; what one IUT does to its copy reaches no later case."""
     import torch
