@@ -51,8 +51,8 @@ def _x86(**config):
     source = _source()
     x86 = source.module("x86")
     get_config = x86.get_default_x86_inductor_quantization_config
-    # torch 2.1 and 2.2's X86InductorQuantizer has static and QAT configs only; the dynamic
-    # one came with pytorch/pytorch#115337 (torch 2.3). No such preset there, as no dtype.
+    # torch 2.2's X86InductorQuantizer config has no is_dynamic (pytorch/pytorch#115337,
+    # torch 2.3), 2.1's no is_qat either: no such preset there, as a dtype a release lacks
     missing = sorted(set(config) - set(inspect.signature(get_config).parameters))
     if missing:
         raise SkipCase(f"{source.version()}'s X86InductorQuantizer config takes no {', '.join(missing)}")

@@ -77,9 +77,19 @@ class Kit:
                                               qscheme=qscheme, ch_axis=ch_axis)
 
     def annotate(self, node, inputs=None, output=None, implicit_sharing=True):
-        node.meta["quantization_annotation"] = self.q.QuantizationAnnotation(
-            input_qspec_map=dict(inputs or {}), output_qspec=output, allow_implicit_sharing=implicit_sharing,
-            _annotated=True)
+        annotation = dict(input_qspec_map=dict(inputs or {}), output_qspec=output, _annotated=True)
+        # torch 2.1's QuantizationAnnotation has no allow_implicit_sharing field: there the
+        # default is said by leaving it out (turning it off cannot be said at all)
+        if implicit_sharing is not True or _has_implicit_sharing(self.q.QuantizationAnnotation):
+            annotation["allow_implicit_sharing"] = implicit_sharing
+        node.meta["quantization_annotation"] = self.q.QuantizationAnnotation(**annotation)
+
+
+@functools.cache
+def _has_implicit_sharing(annotation_class) -> bool:
+    import dataclasses
+
+    return any(field.name == "allow_implicit_sharing" for field in dataclasses.fields(annotation_class))
 
 
 def bias_qparams(obs_or_fqs):
@@ -88,6 +98,13 @@ def bias_qparams(obs_or_fqs):
     act_scale, _ = act.calculate_qparams()
     weight_scale, _ = weight.calculate_qparams()
     return act_scale * weight_scale, torch.zeros_like(act_scale, dtype=torch.int32)
+
+
+def holds_tensor(node) -> bool:
+    """Whether a node's value is a tensor: its recorded fake value says so, and a parameter's
+    or buffer's get_attr is one whether or not the capture recorded it (torch 2.1's records
+    none on get_attr nodes; the annotations must not move with that)."""
+    return isinstance(node.meta.get("val"), torch.Tensor) or node.op == "get_attr"
 
 
 def nodes(model, op) -> list:
@@ -313,7 +330,7 @@ def every_input(model, kit):
     for node in list(model.graph.nodes):
         if node.op != "call_function" or not isinstance(node.meta.get("val"), torch.Tensor):
             continue
-        tensors = [a for a in node.args if isinstance(a, torch.fx.Node) and isinstance(a.meta.get("val"), torch.Tensor)]
+        tensors = [a for a in node.args if isinstance(a, torch.fx.Node) and holds_tensor(a)]
         kit.annotate(node, {a: kit.act() for a in tensors}, kit.act())
 
 
@@ -480,7 +497,7 @@ def _tensor_inputs(node) -> list:
         if isinstance(arg, (list, tuple)):
             for inner in arg:
                 walk(inner)
-        elif isinstance(arg, torch.fx.Node) and isinstance(arg.meta.get("val"), torch.Tensor) and arg not in found:
+        elif isinstance(arg, torch.fx.Node) and holds_tensor(arg) and arg not in found:
             found.append(arg)
 
     walk(node.args)

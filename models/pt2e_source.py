@@ -5,7 +5,7 @@ goldens. The quantizers, quantization specs, observers and prepare_pt2e of a cas
 come from the one source, as they would in a user's program on that release.
 
 torchao wins where it imports; `OBSCONF_PT2E=torch.ao` (or `torchao`) chooses, and
-`OBSCONF_PT2E=none` skips the path (tox.ini's torch 2.1: not in the matrix yet).
+`OBSCONF_PT2E=none` skips the path.
 Where neither is there, a pt2e case skips, saying why.
 """
 

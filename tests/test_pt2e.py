@@ -309,9 +309,9 @@ def test_under_torch_2_1_an_old_capture_gets_the_later_op_names(monkeypatch):
 
 
 def test_a_quantizer_config_this_release_lacks_skips_its_cases(monkeypatch):
-    """torch 2.1 and 2.2's X86InductorQuantizer has no dynamic config (get_default_..._config
-    takes is_qat only): the x86-inductor-dynamic cases skip there, saying why, as a dtype a
-    release lacks does, rather than failing to build."""
+    """torch 2.2's X86InductorQuantizer has no dynamic config (get_default_..._config takes
+    is_qat only; 2.1's not even that): the x86-inductor-dynamic cases skip there, saying
+    why, as a dtype a release lacks does, rather than failing to build."""
     from models import SkipCase, pt2e, pt2e_source
 
     x86 = pt2e_source.module("x86")
@@ -325,6 +325,30 @@ def test_a_quantizer_config_this_release_lacks_skips_its_cases(monkeypatch):
     assert pt2e.PRESETS["x86-inductor-static"].quantizer() is not None
     with pytest.raises(SkipCase, match="X86InductorQuantizer config takes no is_dynamic"):
         pt2e.PRESETS["x86-inductor-dynamic"].quantizer()
+
+
+def test_annotations_do_not_move_with_the_fake_values_a_capture_records():
+    """torch 2.1's capture records no fake value on get_attr nodes: the hand-written and
+    generated annotations still count a parameter as a tensor input, so they land on the
+    same edges as where the capture records one."""
+    from models.pt2e_annotations import Kit, apply_entries, every_input
+
+    def annotated(strip: bool, annotate):
+        model = _case("pt2e/annotations/every-input/annotation-static").materialise().model
+        if strip:
+            for node in model.graph.nodes:
+                if node.op == "get_attr":
+                    node.meta.pop("val", None)
+        annotate(model, Kit(False))
+        return {node.name: sorted(a.name for a in node.meta["quantization_annotation"].input_qspec_map)
+                for node in model.graph.nodes if "quantization_annotation" in node.meta}
+
+    entries = [{"node": 0, "inputs": [[1, {"kind": "weight"}], [2, {"kind": "act-int8"}]],
+                "output": {"kind": "act-int8"}}]
+    for annotate in (every_input, lambda model, kit: apply_entries(entries, model, kit)):
+        with_values = annotated(False, annotate)
+        assert any("conv1_weight" in inputs for inputs in with_values.values())
+        assert annotated(True, annotate) == with_values
 
 
 def test_each_call_gets_an_exported_model_of_its_own():
