@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from packaging.version import Version
 
 
 class SkipCase(Exception):
@@ -200,6 +201,10 @@ def _own_metadata(model) -> None:
         node.meta = copy.deepcopy(node.meta, tensors)
 
 
+# the installed torch's (major, minor): which release's export flow and capture names apply
+_RELEASE = Version(torch.__version__).release[:2]
+
+
 def export_for_quantization(model: torch.nn.Module, example_inputs: tuple):
     """The graph prepare_pt2e takes, exported as each release's quantization flow exports it:
     `torch.export.export(model, inputs).module()`; under torch 2.5 ... 2.8
@@ -209,17 +214,15 @@ def export_for_quantization(model: torch.nn.Module, example_inputs: tuple):
     import warnings
 
     import torch.export
-    from packaging.version import Version
 
-    release = Version(torch.__version__).release[:2]
     inputs = tuple(example_inputs)
     with warnings.catch_warnings(), _guards_module_wherever_this_runs():
         warnings.simplefilter("ignore")
-        if release < (2, 5):
+        if _RELEASE < (2, 5):
             from torch._export import capture_pre_autograd_graph
 
             return _named_as_export_names(capture_pre_autograd_graph(model, inputs), model, inputs)
-        if release < (2, 9):
+        if _RELEASE < (2, 9):
             return torch.export.export_for_training(model, inputs).module()
         return torch.export.export(model, inputs).module()
 
@@ -228,10 +231,10 @@ def export_for_quantization(model: torch.nn.Module, example_inputs: tuple):
 # node.target) (pt2e/utils.py, _get_tensor_constant_from_node), which a path such as
 # `op0.weight` defeats: there the parameters keep their top-level attributes and only the
 # nodes get the later exports' names (`op0_weight`), which the plan names observers by
-_NESTED_GET_ATTR = tuple(int(p) for p in torch.__version__.split(".")[:2]) >= (2, 3)
+_NESTED_GET_ATTR = _RELEASE >= (2, 3)
 # torch 2.1's capture names an op's node after its overload (`linear_default`,
 # `add_tensor`); the later captures and exports after the op alone (`linear`, `add_1`)
-_OVERLOAD_NAMED_OPS = tuple(int(p) for p in torch.__version__.split(".")[:2]) < (2, 2)
+_OVERLOAD_NAMED_OPS = _RELEASE < (2, 2)
 
 
 def _named_as_export_names(gm, model, inputs):
