@@ -10,7 +10,7 @@ import torch
 from torch.fx import Node
 
 from . import custom
-from .qconfig import is_observer
+from .qconfig import is_observer, prototype
 from .targets import NON_QUANTIZABLE_WEIGHT_OPS, Target, dtype_of, is_bias, is_weight
 
 OBSERVABLE = [torch.quint8, torch.qint8, torch.qint32, torch.float16, torch.uint8, torch.int8, torch.int16,
@@ -115,13 +115,12 @@ def observe_input(p: Placement, node: Node, arg, qconfig, config, backend):
         rule = "dynamic-input" if expected_dynamic else "input"
     if not needed:
         return arg
-    obs = ctr()
     for user in arg.users:
         if user.op == "call_module":
             existing = p.modules[user.target]
-            if type(existing) is type(obs) and existing.dtype == expected:
+            if type(existing) is type(prototype(ctr)) and existing.dtype == expected:
                 return user
-    return p.insert_after(arg, obs, rule)
+    return p.insert_after(arg, ctr(), rule)
 
 
 def observe_inputs(p: Placement, node: Node, qconfig, config, backend) -> None:
@@ -130,15 +129,16 @@ def observe_inputs(p: Placement, node: Node, qconfig, config, backend) -> None:
     node.kwargs = {k: observe_input(p, node, v, qconfig, config, backend) for k, v in node.kwargs.items()}
 
 
-def observe_output(p: Placement, node: Node) -> Node | None:
+def observe_output(p: Placement, node: Node, module=None) -> Node | None:
     """A pattern's last node gets an output observer when its target output dtype is an
     observable non-float dtype and it is neither dynamic nor a standalone module; its
-    users then read the observer."""
+    users then read the observer. `module`, when given, is the observer to call rather
+    than a new one."""
     ctr = p.target(node).output_act
     dtype, dynamic = dtype_of(ctr)
     if dynamic or p.target(node).standalone or not needs_observer(torch.float, False, dtype, False, False):
         return None
-    obs_node = p.insert_after(node, ctr(), "output")
+    obs_node = p.insert_after(node, ctr() if module is None else module, "output")
     for user in list(node.users):
         if user is not obs_node:
             user.replace_input_with(node, obs_node)

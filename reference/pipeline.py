@@ -137,10 +137,12 @@ def observe_last_node(p, node, match, qconfig, config) -> None:
         custom.insert_lstm_dequant_stubs(p, node)
         custom.swap_custom_module(p, node, qconfig, config)
         return
-    if observers.observe_output(p, node) is None:
-        return
     target = p.target(node)
-    if (target.share_with_input and observers.in_same_graph(p, node)) or target.reuse_input:
+    shares = (target.share_with_input and observers.in_same_graph(p, node)) or target.reuse_input
+    # an output observer about to be replaced by the input's is not built: it is the input's
+    if observers.observe_output(p, node, sharing.first_input_observer(p, node)[1] if shares else None) is None:
+        return
+    if shares:
         if not sharing.share_input_observer(p, node):
             sharing.remove_output_observer(p, node)
     if match.custom:

@@ -64,20 +64,21 @@ def add_qat_module_types(mapping: QConfigMapping, float_to_qat: dict) -> None:
             mapping.object_type_qconfigs[float_to_qat[float_type]] = qconfig
 
 
-def assign_eager_qconfigs(module, mapping: QConfigMapping, config, inherited=None, prefix="") -> None:
+def assign_eager_qconfigs(module, mapping: QConfigMapping, config, inherited=None, prefix="", devices=None) -> None:
     """Eager-mode inheritance, which decides QAT swaps: a module takes its parent's qconfig,
     overridden by its type's (the class it had before any parametrization), then by its exact name's (regexes do not apply here); a
     qconfig already set on a module wins. Non-traceable children are not visited."""
+    devices = module_devices(module) if devices is None else devices
     flat = {"": mapping.global_qconfig, **mapping.object_type_qconfigs, **mapping.module_name_qconfigs}
     qconfig = flat.get(prefix, flat.get(type_before_parametrizations(module), inherited))
     qconfig = getattr(module, "qconfig", qconfig)
     refuse_per_channel_conv_transpose(qconfig, module)
-    qconfig = on_module_device(qconfig, module)
+    qconfig = on_module_device(qconfig, module, devices)
     module.qconfig = qconfig
     for name, child in module.named_children():
         if name in config.non_traceable_module_names or type(child) in config.non_traceable_module_classes:
             continue
-        assign_eager_qconfigs(child, mapping, config, qconfig, f"{prefix}.{name}" if prefix else name)
+        assign_eager_qconfigs(child, mapping, config, qconfig, f"{prefix}.{name}" if prefix else name, devices)
 
 
 def refuse_per_channel_conv_transpose(qconfig, module) -> None:
@@ -98,7 +99,7 @@ def module_qconfig(mapping: QConfigMapping, object_type, module_name: str, fallb
         if re.match(pattern, module_name):
             qconfig = regex_qconfig
             break
-    name = module_name
+    name = module_name if mapping.module_name_qconfigs else ""  # (no walk when there is nothing to find)
     while name:
         if name in mapping.module_name_qconfigs:
             return mapping.module_name_qconfigs[name]
@@ -119,6 +120,7 @@ def node_qconfigs(model: GraphModule, modules: dict, mapping: QConfigMapping, sc
     own type and name, then by call order within their parent; get_attr nodes by their
     owning module. Placeholders and outputs have none."""
     global_qconfig = mapping.global_qconfig
+    devices = module_devices(model)
     calls: dict[str, dict] = defaultdict(lambda: defaultdict(int))
     result = {}
     for node in model.graph.nodes:
@@ -146,7 +148,7 @@ def node_qconfigs(model: GraphModule, modules: dict, mapping: QConfigMapping, sc
             index = calls[parent_name(path)][scope_type]
             calls[parent_name(path)][scope_type] += 1
             qconfig = by_call_order(mapping, parent_name(path), scope_type, index, qconfig)
-        result[node.name] = on_module_device(qconfig, modules.get(node.target))
+        result[node.name] = on_module_device(qconfig, modules.get(node.target), devices)
         if node.op == "call_module":
             modules[node.target].qconfig = result[node.name]
     return result
@@ -155,7 +157,25 @@ def node_qconfigs(model: GraphModule, modules: dict, mapping: QConfigMapping, sc
 _ON_DEVICE: dict[tuple, tuple] = {}
 
 
-def on_module_device(qconfig, module):
+def module_devices(model) -> dict:
+    """Every module of `model` -> (the devices of its parameters, of its buffers), each in
+    the order `parameters()` and `buffers()` meet them (the module's own, then its
+    children's in turn): built bottom-up in one walk rather than one walk per module."""
+    result: dict = {}
+
+    def visit(module):
+        """A module's devices: its own tensors', then each child's in turn, deduplicated."""
+        if module not in result:
+            children = [visit(child) for child in module._modules.values() if child is not None]
+            own = [[t.device for t in ts.values() if t is not None] for ts in (module._parameters, module._buffers)]
+            result[module] = tuple(tuple(dict.fromkeys(own[i] + [d for c in children for d in c[i]])) for i in (0, 1))
+        return result[module]
+
+    visit(model)
+    return result
+
+
+def on_module_device(qconfig, module, devices: dict):
     """A qconfig whose constructors build observers on the module's device (torch's own
     wrapper, which builds an observer to test each constructor): made once per qconfig
     and set of devices, since modules on the same devices get the same constructors. The
@@ -164,7 +184,7 @@ def on_module_device(qconfig, module):
     if qconfig is None or module is None:
         return qconfig
     # the devices in the order the wrapper meets them: which one it picks of several follows it
-    devices = tuple(tuple(dict.fromkeys(t.device for t in ts)) for ts in (module.parameters(), module.buffers()))
+    devices = devices[module]
     key = (id(qconfig), devices)
     if key not in _ON_DEVICE or _ON_DEVICE[key][0] is not qconfig:
         if len(_ON_DEVICE) > 256:

@@ -199,8 +199,10 @@ def satisfies_constraints(qconfig, constraints, activation=True) -> bool:
     """A qconfig whose observer has the constrained dtype must keep its quant range within
     the backend's, its eps at least the backend's minimum scale, and, for fixed-qparams
     ops, be fp16 or a fixed-qparams observer with exactly the backend's scale and zero point."""
-    if qconfig is None or constraints.dtype is None:
-        return True
+    ranged = constraints.quant_min_lower_bound is not None and constraints.quant_max_upper_bound is not None
+    exact = constraints.scale_exact_match is not None and constraints.zero_point_exact_match is not None
+    if qconfig is None or constraints.dtype is None or not (ranged or exact or constraints.scale_min_lower_bound is not None):
+        return True  # (most dtype configs constrain nothing)
     ctr = qconfig.activation if activation else qconfig.weight
     if ctr is None:
         return True
@@ -210,13 +212,13 @@ def satisfies_constraints(qconfig, constraints, activation=True) -> bool:
     inner = obs.activation_post_process if isinstance(obs, FakeQuantizeBase) else obs
     qmin, qmax, eps = (getattr(inner, a, None) for a in ("quant_min", "quant_max", "eps"))
     reason = None
-    if constraints.quant_min_lower_bound is not None and constraints.quant_max_upper_bound is not None:
+    if ranged:
         if qmin is None or qmax is None or qmin < constraints.quant_min_lower_bound or qmax > constraints.quant_max_upper_bound:
             reason = "quantization range outside the backend's"
     if reason is None and constraints.scale_min_lower_bound is not None:
         if eps is None or eps < constraints.scale_min_lower_bound:
             reason = "eps below the backend's min scale"
-    if reason is None and constraints.scale_exact_match is not None and constraints.zero_point_exact_match is not None:
+    if reason is None and exact:
         if any(qconfig_equals(qconfig, q) for q in (float16_static_qconfig, float16_dynamic_qconfig)):
             return True
         if not isinstance(obs, (FixedQParamsObserver, FixedQParamsFakeQuantize)):
