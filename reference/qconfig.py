@@ -64,21 +64,26 @@ def add_qat_module_types(mapping: QConfigMapping, float_to_qat: dict) -> None:
             mapping.object_type_qconfigs[float_to_qat[float_type]] = qconfig
 
 
-def assign_eager_qconfigs(module, mapping: QConfigMapping, config, inherited=None, prefix="", devices=None) -> None:
+def assign_eager_qconfigs(model, mapping: QConfigMapping, config) -> None:
     """Eager-mode inheritance, which decides QAT swaps: a module takes its parent's qconfig,
     overridden by its type's (the class it had before any parametrization), then by its exact name's (regexes do not apply here); a
     qconfig already set on a module wins. Non-traceable children are not visited."""
-    devices = module_devices(module) if devices is None else devices
     flat = {"": mapping.global_qconfig, **mapping.object_type_qconfigs, **mapping.module_name_qconfigs}
-    qconfig = flat.get(prefix, flat.get(type_before_parametrizations(module), inherited))
-    qconfig = getattr(module, "qconfig", qconfig)
-    refuse_per_channel_conv_transpose(qconfig, module)
-    qconfig = on_module_device(qconfig, module, devices)
-    module.qconfig = qconfig
-    for name, child in module.named_children():
-        if name in config.non_traceable_module_names or type(child) in config.non_traceable_module_classes:
-            continue
-        assign_eager_qconfigs(child, mapping, config, qconfig, f"{prefix}.{name}" if prefix else name, devices)
+    device_memo: dict = {}  # module -> its devices, found once
+
+    def visit(module, inherited, prefix):
+        """One module's qconfig, then its traceable children's."""
+        qconfig = flat.get(prefix, flat.get(type_before_parametrizations(module), inherited))
+        qconfig = getattr(module, "qconfig", qconfig)
+        refuse_per_channel_conv_transpose(qconfig, module)
+        qconfig = on_module_device(qconfig, module, device_memo)
+        module.qconfig = qconfig
+        for name, child in module.named_children():
+            if name in config.non_traceable_module_names or type(child) in config.non_traceable_module_classes:
+                continue
+            visit(child, qconfig, f"{prefix}.{name}" if prefix else name)
+
+    visit(model, None, "")
 
 
 def refuse_per_channel_conv_transpose(qconfig, module) -> None:
@@ -120,7 +125,7 @@ def node_qconfigs(model: GraphModule, modules: dict, mapping: QConfigMapping, sc
     own type and name, then by call order within their parent; get_attr nodes by their
     owning module. Placeholders and outputs have none."""
     global_qconfig = mapping.global_qconfig
-    devices = module_devices(model)
+    device_memo: dict = {}  # module -> its devices, found once
     calls: dict[str, dict] = defaultdict(lambda: defaultdict(int))
     result = {}
     for node in model.graph.nodes:
@@ -148,7 +153,7 @@ def node_qconfigs(model: GraphModule, modules: dict, mapping: QConfigMapping, sc
             index = calls[parent_name(path)][scope_type]
             calls[parent_name(path)][scope_type] += 1
             qconfig = by_call_order(mapping, parent_name(path), scope_type, index, qconfig)
-        result[node.name] = on_module_device(qconfig, modules.get(node.target), devices)
+        result[node.name] = on_module_device(qconfig, modules.get(node.target), device_memo)
         if node.op == "call_module":
             modules[node.target].qconfig = result[node.name]
     return result
@@ -157,25 +162,18 @@ def node_qconfigs(model: GraphModule, modules: dict, mapping: QConfigMapping, sc
 _ON_DEVICE: dict[tuple, tuple] = {}
 
 
-def module_devices(model) -> dict:
-    """Every module of `model` -> (the devices of its parameters, of its buffers), each in
-    the order `parameters()` and `buffers()` meet them (the module's own, then its
-    children's in turn): built bottom-up in one walk rather than one walk per module."""
-    result: dict = {}
-
-    def visit(module):
-        """A module's devices: its own tensors', then each child's in turn, deduplicated."""
-        if module not in result:
-            children = [visit(child) for child in module._modules.values() if child is not None]
-            own = [[t.device for t in ts.values() if t is not None] for ts in (module._parameters, module._buffers)]
-            result[module] = tuple(tuple(dict.fromkeys(own[i] + [d for c in children for d in c[i]])) for i in (0, 1))
-        return result[module]
-
-    visit(model)
-    return result
+def module_devices(module, memo: dict) -> tuple:
+    """(the devices of a module's parameters, of its buffers), each in the order
+    `parameters()` and `buffers()` meet them: its own, then each child's in turn. Kept in
+    `memo`, so a model's modules are walked once, not once per module."""
+    if module not in memo:
+        children = [module_devices(child, memo) for child in module._modules.values() if child is not None]
+        own = [[t.device for t in ts.values() if t is not None] for ts in (module._parameters, module._buffers)]
+        memo[module] = tuple(tuple(dict.fromkeys(own[i] + [d for c in children for d in c[i]])) for i in (0, 1))
+    return memo[module]
 
 
-def on_module_device(qconfig, module, devices: dict):
+def on_module_device(qconfig, module, memo: dict):
     """A qconfig whose constructors build observers on the module's device (torch's own
     wrapper, which builds an observer to test each constructor): made once per qconfig
     and set of devices, since modules on the same devices get the same constructors. The
@@ -184,7 +182,7 @@ def on_module_device(qconfig, module, devices: dict):
     if qconfig is None or module is None:
         return qconfig
     # the devices in the order the wrapper meets them: which one it picks of several follows it
-    devices = devices[module]
+    devices = module_devices(module, memo)
     key = (id(qconfig), devices)
     if key not in _ON_DEVICE or _ON_DEVICE[key][0] is not qconfig:
         if len(_ON_DEVICE) > 256:
