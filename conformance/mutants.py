@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import io
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -267,6 +268,7 @@ def source_digest(source: str) -> str:
 def generate(source: str) -> list[Mutant]:
     """Every mutant of `source`, in file order, each (operator, node type, span, variant) once."""
     tree = ast.parse(source)
+    lines = io.StringIO(source, newline="").readlines()
     seen, mutants = set(), []
     for node, parent, field, (function, scope), statement in _walk(tree):
         for operator, make in OPERATORS.items():
@@ -276,11 +278,23 @@ def generate(source: str) -> list[Mutant]:
                     continue
                 seen.add(key)
                 original = (f"def {node.name}" if isinstance(node, ast.FunctionDef)
-                            else _short(ast.get_source_segment(source, node) or ast.unparse(node)))
+                            else _short(_segment(lines, node) or ast.unparse(node)))
                 mutants.append(Mutant(operator, type(node).__name__, _span(node), variant, function, statement, scope, original,
                                       _shown(replacement)))
     mutants.sort(key=lambda m: (m.span, m.operator, m.variant))
     return mutants
+
+
+def _segment(lines: list[str], node: ast.AST) -> str | None:
+    """`ast.get_source_segment(source, node)` from the source's lines, split once: it splits
+    the whole source on every call, which made listing prepare.py's mutants take seconds."""
+    if getattr(node, "end_lineno", None) is None or getattr(node, "end_col_offset", None) is None:
+        return None
+    first, last = node.lineno - 1, node.end_lineno - 1
+    picked = [line.encode() for line in lines[first:last + 1]]  # the offsets count UTF-8 bytes
+    picked[-1] = picked[-1][:node.end_col_offset]
+    picked[0] = picked[0][node.col_offset:]
+    return b"".join(picked).decode()
 
 
 class _Apply:
