@@ -112,12 +112,14 @@ def test_rejections_class_loosens_refusals_for_the_plugin(tmp_path):
         "        return oracle_prepare(model, qconfig_mapping, example_inputs, **kwargs)\n"
         "    except Exception as exc:\n"
         "        raise type(exc)('not supported here') from None\n")
-    args = ["--obsconf-impl", "own_words:prepare", "-k", "negative/ or zoo/onednn/nn.ConvTranspose2d/"]
+    # not the two sharing-walk refusals: graphs of 10,000 nodes, seconds a run (test_rejections runs them)
+    args = ["--obsconf-impl", "own_words:prepare", "-k", "negative/ and not sharing-walk or zoo/onednn/nn.ConvTranspose2d/"]
     code, out, _ = _pytest_raw(tmp_path, *args)
     assert code == 1 and "rejects differently: AssertionError: Per channel weight" in out, out
     code, out, _ = _pytest_raw(tmp_path, *args, "--obsconf-rejections", "class")
     assert code == 0, out
     from models import all_cases
 
-    chosen = [c for c in all_cases() if c.id.startswith(("negative/", "zoo/onednn/nn.ConvTranspose2d/"))]
+    chosen = [c for c in all_cases() if c.id.startswith(("negative/", "zoo/onednn/nn.ConvTranspose2d/"))
+              and "sharing-walk" not in c.id]
     assert re.search(rf"\b{len(chosen)} passed", out), out
