@@ -6,7 +6,7 @@ Both run on the same model (built on the meta device, x86 static mapping, x86 ba
 config) in one process. "prepare step" is everything after tracing and fusion (torch:
 `torch.ao.quantization.fx.prepare.prepare`; the reference: what follows its
 `trace_and_fuse`), the part each implements itself; "end to end" is the whole call.
-Best of --repeat runs. Figures, not a pass/fail test: the machines are shared.
+Best of --repeat runs, the two taking turns. Figures, not a pass/fail test: the machines are shared.
 """
 
 from __future__ import annotations
@@ -87,10 +87,11 @@ def main(argv=None) -> None:
     print(f"torch {torch.__version__}, best of {args.repeat}")
     print(f"{'model':20} {'torch step':>11} {'ref step':>9} {'ratio':>6}   {'torch e2e':>10} {'ref e2e':>8} {'ratio':>6}")
     for name in args.model or list(MODELS):
-        best = {}
-        for which in ("torch", "reference"):
-            runs = [measure(name, which) for _ in range(args.repeat)]
-            best[which] = (min(r[0] for r in runs), min(r[1] for r in runs))
+        runs: dict[str, list] = {"torch": [], "reference": []}
+        for _ in range(args.repeat):  # interleaved, so that both see the machine in the same moods
+            for which in runs:
+                runs[which].append(measure(name, which))
+        best = {which: (min(r[0] for r in rs), min(r[1] for r in rs)) for which, rs in runs.items()}
         (t_e2e, t_step), (r_e2e, r_step) = best["torch"], best["reference"]
         print(f"{name:20} {t_step:10.2f}s {r_step:8.2f}s {t_step / r_step:5.1f}x   "
               f"{t_e2e:9.2f}s {r_e2e:7.2f}s {t_e2e / r_e2e:5.1f}x", flush=True)
