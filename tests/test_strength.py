@@ -46,6 +46,20 @@ def test_each_operator_changes_one_spot_of_a_small_module():
     assert not [m for m in found if m.line == 9 or m.original in ('"no"', '"""Doc."""')]
 
 
+def test_a_mutants_original_is_the_source_segment_python_gives():
+    """generate() slices segments from lines split once; they are ast.get_source_segment's,
+    across lines, after non-ASCII text (offsets count UTF-8 bytes) and CRLF line ends."""
+    source = SMALL + 'NAME = "é—ü" if len(DTYPES) > 1 else (\n    "x"\n    + "y")\r\nOTHER = [1,\r\n 2]\n'
+    lines = mutants.io.StringIO(source, newline="").readlines()
+    nodes = [n for n in ast.walk(ast.parse(source)) if hasattr(n, "end_col_offset")]
+    assert len(nodes) > 40 and any(n.lineno != n.end_lineno for n in nodes)
+    for node in nodes:
+        assert mutants._segment(lines, node) == ast.get_source_segment(source, node), ast.dump(node)
+    described = {m.describe() for m in mutants.generate(source)}
+    assert "swap-comparison@11:20#0 in <module>: len(DTYPES) > 1 -> len(DTYPES) >= 1" in described
+    assert "drop-element@14:8#0 in <module>: [1, 2] -> [2]" in described
+
+
 def test_mutants_of_the_installed_prepare_are_stable_and_build():
     source = mutants.source_path().read_text()
     first, second = mutants.generate(source), mutants.generate(source)
