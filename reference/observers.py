@@ -129,15 +129,16 @@ def observe_inputs(p: Placement, node: Node, qconfig, config, backend) -> None:
     node.kwargs = {k: observe_input(p, node, v, qconfig, config, backend) for k, v in node.kwargs.items()}
 
 
-def observe_output(p: Placement, node: Node, module=None) -> Node | None:
+def observe_output(p: Placement, node: Node, existing=None) -> Node | None:
     """A pattern's last node gets an output observer when its target output dtype is an
     observable non-float dtype and it is neither dynamic nor a standalone module; its
-    users then read the observer. `module`, when given, is the observer to call rather
-    than a new one."""
+    users then read the observer. `existing()`, when given and not None, is the observer
+    to call rather than a new one."""
     ctr = p.target(node).output_act
     dtype, dynamic = dtype_of(ctr)
     if dynamic or p.target(node).standalone or not needs_observer(torch.float, False, dtype, False, False):
         return None
+    module = existing() if existing is not None else None
     obs_node = p.insert_after(node, ctr() if module is None else module, "output")
     for user in list(node.users):
         if user is not obs_node:

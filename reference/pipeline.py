@@ -137,16 +137,25 @@ def observe_last_node(p, node, match, qconfig, config) -> None:
         custom.insert_lstm_dequant_stubs(p, node)
         custom.swap_custom_module(p, node, qconfig, config)
         return
-    target = p.target(node)
-    shares = (target.share_with_input and observers.in_same_graph(p, node)) or target.reuse_input
-    # an output observer about to be replaced by the input's is not built: it is the input's
-    if observers.observe_output(p, node, sharing.first_input_observer(p, node)[1] if shares else None) is None:
+
+    def input_observer():
+        """The observer a sharing output is handed, rather than a new one built to be replaced."""
+        return sharing.first_input_observer(p, node)[1] if shares_input_observer(p, node) else None
+
+    if observers.observe_output(p, node, input_observer) is None:
         return
-    if shares:
+    if shares_input_observer(p, node):
         if not sharing.share_input_observer(p, node):
             sharing.remove_output_observer(p, node)
     if match.custom:
         custom.swap_custom_module(p, node, qconfig, config)
+
+
+def shares_input_observer(p, node) -> bool:
+    """A general tensor value op observed in this graph, and a node with a reuse-input
+    qconfig, share their input's observer."""
+    target = p.target(node)
+    return (target.share_with_input and observers.in_same_graph(p, node)) or target.reuse_input
 
 
 # The rule each inserted node records (Placement.rules), and the function that states it.
