@@ -62,8 +62,9 @@ def converters(inputs) -> dict[str, Any]:
     """The converters a case's calibrated prepared model goes through (a pt2e case's:
     pt2e_converters): reference and lowered convert, convert told the prepare-time
     qconfig mapping (it then checks the mapping prepare stored and re-derives qconfigs
-    from the node scopes), and the equalization reference where equalization is configured. Each gets a deep copy: the preserved
-    attributes must survive copy.deepcopy, as a user's copy would. (`outcomes` also converts
+    from the node scopes), and the equalization reference where equalization is
+    configured. Each gets a deep copy: the preserved attributes must survive
+    copy.deepcopy, as a user's copy would. (`outcomes` also converts
     the model uncalibrated, as dynamic quantization is used: convert must run the weight
     observers itself.)"""
     if inputs.quantizer is not None:

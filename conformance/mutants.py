@@ -268,7 +268,7 @@ def source_digest(source: str) -> str:
 def generate(source: str) -> list[Mutant]:
     """Every mutant of `source`, in file order, each (operator, node type, span, variant) once."""
     tree = ast.parse(source)
-    lines = io.StringIO(source, newline="").readlines()
+    lines = source_lines(source)
     seen, mutants = set(), []
     for node, parent, field, (function, scope), statement in _walk(tree):
         for operator, make in OPERATORS.items():
@@ -283,6 +283,12 @@ def generate(source: str) -> list[Mutant]:
                                       _shown(replacement)))
     mutants.sort(key=lambda m: (m.span, m.operator, m.variant))
     return mutants
+
+
+def source_lines(source: str) -> list[str]:
+    """The source's lines with their ends, split where Python's parser splits them
+    (\n, \r\n, \r; not a form feed): the lines `_segment` slices."""
+    return io.StringIO(source, newline="").readlines()
 
 
 def _segment(lines: list[str], node: ast.AST) -> str | None:

@@ -50,7 +50,7 @@ def test_a_mutants_original_is_the_source_segment_python_gives():
     """generate() slices segments from lines split once; they are ast.get_source_segment's,
     across lines, after non-ASCII text (offsets count UTF-8 bytes) and CRLF line ends."""
     source = SMALL + 'NAME = "é—ü" if len(DTYPES) > 1 else (\n    "x"\n    + "y")\r\nOTHER = [1,\r\n 2]\n'
-    lines = mutants.io.StringIO(source, newline="").readlines()
+    lines = mutants.source_lines(source)
     nodes = [n for n in ast.walk(ast.parse(source)) if hasattr(n, "end_col_offset")]
     assert len(nodes) > 40 and any(n.lineno != n.end_lineno for n in nodes)
     for node in nodes:
