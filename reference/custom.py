@@ -47,25 +47,30 @@ def swap_custom_module(p, node, qconfig, config) -> None:
     set_submodule(modules, node.target, observed.from_float(module))
 
 
+# what a custom LSTM's output looks like once its DeQuantStubs are in, read from the user back
+LSTM_OUTPUT_SHAPES = (
+    ("dq", "getitem", "lstm"),
+    ("tuple", "dq", "getitem", "getitem", "lstm"),
+    ("dq", "getitem", "getitem", "lstm"),
+    ("tuple", "dq", "getitem", "lstm"),
+)
+
+
+def _is_step(step: str, a, modules) -> bool:
+    if step == "dq":
+        return isinstance(module_of(a, modules), DeQuantStub)
+    if step == "lstm":
+        return isinstance(module_of(a, modules), QuantizableLSTM)
+    return a.op == "call_function" and a.target is (operator.getitem if step == "getitem" else tuple)
+
+
 def lstm_behind(arg, modules):
     """The custom LSTM whose output `arg` is, seen through the DeQuantStubs and
     getitem/tuple plumbing inserted after it (four shapes), or None."""
-    shapes = [
-        ["dq", "getitem", "lstm"],
-        ["tuple", "dq", "getitem", "getitem", "lstm"],
-        ["dq", "getitem", "getitem", "lstm"],
-        ["tuple", "dq", "getitem", "lstm"],
-    ]
-    tests = {
-        "dq": lambda a: isinstance(module_of(a, modules), DeQuantStub),
-        "lstm": lambda a: isinstance(module_of(a, modules), QuantizableLSTM),
-        "getitem": lambda a: a.op == "call_function" and a.target is operator.getitem,
-        "tuple": lambda a: a.op == "call_function" and a.target is tuple,
-    }
-    for shape in shapes:
+    for shape in LSTM_OUTPUT_SHAPES:
         a = arg
         for i, step in enumerate(shape):
-            if not tests[step](a):
+            if not _is_step(step, a, modules):
                 break
             if i < len(shape) - 1:
                 a = a.args[0][0] if step == "tuple" else a.args[0]

@@ -215,17 +215,19 @@ def prototype(ctr):
     read (dtype, ranges), never inserted. Observers are costly to build and rules ask often.
     A constructor whose only late-bound argument is the device (qconfigs per module) shares
     the prototype of the constructor it wraps."""
-    if isinstance(ctr, _PartialWrapper) and set(ctr.callable_args) <= {"factory_kwargs"}:
-        ctr = ctr.p
     try:
         return _PROTOTYPES[ctr]
     except (KeyError, TypeError):
+        pass
+    if isinstance(ctr, _PartialWrapper) and set(ctr.callable_args) <= {"factory_kwargs"}:
+        obs = prototype(ctr.p)
+    else:
         obs = ctr()
-        try:
-            _PROTOTYPES[ctr] = obs
-        except TypeError:  # a constructor that cannot be weakly referenced
-            pass
-        return obs
+    try:
+        _PROTOTYPES[ctr] = obs
+    except TypeError:  # a constructor that cannot be weakly referenced
+        pass
+    return obs
 
 
 def activation_dtypes(qconfig) -> tuple:
