@@ -358,13 +358,15 @@ def release_torch_caches(collect: bool = True, now: bool = False) -> None:
     memory stays flat over a long run.
 
     Prepared models are reference cycles (graph, nodes, modules), so garbage collections
-    must run, but not after every case: a full collection walks every young object, and
-    one per case was most of the harness's time. With `collect`, a collection runs every
-    COLLECT_EVERY cases, or at once when the process grew by COLLECT_GROWTH_MB since the
-    last one (a big model), or when `now`. The first also freezes what has survived it
-    (torch, the case list, the IUT: some 400,000 objects that live as long as the process),
-    so later ones never walk them; before the workers fork that also spares their
-    copy-on-write pages."""
+    must run, but not after every case: a full collection walks every object not frozen,
+    the exports and patterns kept for later cases among them (some 120 ms once the pt2e
+    family has run), and one per case was most of the harness's time. With `collect`, the
+    first collection freezes what has survived it (torch, the case list, the IUT: some
+    400,000 objects that live as long as the process), so no later one walks them; before
+    the workers fork that also spares their copy-on-write pages. After that CPython's own
+    collector reclaims the cycles as their objects add up; a model's tensors can be large
+    while its objects are few, so a full collection also runs at once when the process
+    grew by COLLECT_GROWTH_MB since the last one, or when `now`."""
     from torch.ao.quantization.fx import utils as fx_utils
 
     for memoised in (fx_utils.assert_and_get_unique_device, _torchao_unique_device()):
@@ -410,23 +412,20 @@ class _GeneratedSources:
             linecache.cache.pop(key, None)
 
 
-COLLECT_EVERY = 16
 COLLECT_GROWTH_MB = 512
 
 
 class _Collector:
     def __init__(self):
-        self.frozen, self.cases, self.resident = False, 0, 0.0
+        self.frozen, self.resident = False, 0.0
 
     def after_case(self, now: bool) -> None:
-        self.cases += 1
-        resident = resident_mb()
-        if now or not self.frozen or self.cases >= COLLECT_EVERY or resident - self.resident > COLLECT_GROWTH_MB:
+        if now or not self.frozen or resident_mb() - self.resident > COLLECT_GROWTH_MB:
             gc.collect()
             if not self.frozen:
                 gc.freeze()
                 self.frozen = True
-            self.cases, self.resident = 0, resident_mb()
+            self.resident = resident_mb()
 
 
 _COLLECTOR = _Collector()
