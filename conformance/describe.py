@@ -45,6 +45,7 @@ NUMERIC_ATTRS = (
 # Sub-modules that hold the observer a wrapper delegates to (fake-quantize,
 # equalization observers); they are described recursively.
 NESTED_OBSERVERS = ("activation_post_process", "input_obs", "weight_col_obs")
+_ABSENT = object()
 
 # Tensors on the meta device carry no values: prepare of a meta model moves every
 # observer there, so buffers such as eps read as this marker.
@@ -161,11 +162,10 @@ def observer(module: torch.nn.Module) -> str:
     """`pkg.Class(attr=value, ...)` for an observer, fake-quantize or equalization observer."""
     parts = []
     for name in NUMERIC_ATTRS:
-        if hasattr(module, name):
-            attr = getattr(module, name)
-            if isinstance(attr, torch.nn.Module) or (callable(attr) and not isinstance(attr, torch.Tensor)):
-                continue
-            parts.append(f"{name}={value(attr)}")
+        attr = getattr(module, name, _ABSENT)  # one lookup: a buffer's goes through Module.__getattr__
+        if attr is _ABSENT or isinstance(attr, torch.nn.Module) or (callable(attr) and not isinstance(attr, torch.Tensor)):
+            continue
+        parts.append(f"{name}={value(attr)}")
     for name in NESTED_OBSERVERS:
         inner = getattr(module, name, None)
         if isinstance(inner, torch.nn.Module):
