@@ -195,7 +195,7 @@ class _Canonicaliser:
         self.add_modules(plan)
         self.add_state(plan)
         plan.graph = tuple(self.graph_line(n) for n in self.nodes if not self.is_obs[n])
-        return plan
+        return plan.in_text_order()
 
     def add_derived(self, plan: Plan, served: dict, by_instance: dict[int, list[str]]) -> None:
         """For an observer whose qparams are derived from others' (prepare_pt2e's
@@ -259,13 +259,7 @@ class _Canonicaliser:
             attrs.standalone_module_output_quantized_idxs
         )
         plan.observed_nodes = tuple(sorted(attrs.observed_node_names, key=natural_key))
-        described: dict[int, str] = {}  # many nodes hold one qconfig object: describe it once
-
-        def text(q) -> str:
-            if id(q) not in described:
-                described[id(q)] = describe.qconfig(q)
-            return described[id(q)]
-
+        text = describe.qconfig_describer()
         plan.node_qconfigs = {n: text(q) for n, q in attrs.node_name_to_qconfig.items()}
         for node in self.nodes:
             if node.op == "call_module" and not self.is_obs[node]:

@@ -13,7 +13,7 @@ import functools
 import math
 import sys
 import re
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -213,6 +213,20 @@ def _is_ctr(v: Any) -> bool:
     )
 
 
+def qconfig_describer() -> Callable[[Any], str]:
+    """`qconfig`, remembering each object's text: many nodes, modules and mapping entries
+    hold one qconfig object. Keyed by id, so use it only while those objects are alive
+    (one plan, one mapping)."""
+    described: dict[int, str] = {}
+
+    def text(qc: Any) -> str:
+        if id(qc) not in described:
+            described[id(qc)] = qconfig(qc)
+        return described[id(qc)]
+
+    return text
+
+
 def qconfig(qc: Any) -> str:
     """`QConfig(activation=..., weight=...)`, or None; works for QConfig, QConfigDynamic,
     EqualizationQConfig and any other namedtuple of constructors."""
@@ -289,12 +303,13 @@ def _mapping_entries(mapping: Any) -> dict[str, str]:
 
     if isinstance(mapping, dict):
         mapping = QConfigMapping.from_dict(mapping)
-    entries = {"global": qconfig(mapping.global_qconfig)}
+    text = qconfig_describer()
+    entries = {"global": text(mapping.global_qconfig)}
     # value(), not qualname(): object types may be strings ("sigmoid"), which qualname names `str`
-    entries.update({f"object_type {value(k)}": qconfig(v) for k, v in mapping.object_type_qconfigs.items()})
-    entries.update({f"module_name {k}": qconfig(v) for k, v in mapping.module_name_qconfigs.items()})
-    entries.update({f"module_name_regex {k}": qconfig(v) for k, v in mapping.module_name_regex_qconfigs.items()})
-    entries.update({f"module_name_object_type_order {value(k)}": qconfig(v)
+    entries.update({f"object_type {value(k)}": text(v) for k, v in mapping.object_type_qconfigs.items()})
+    entries.update({f"module_name {k}": text(v) for k, v in mapping.module_name_qconfigs.items()})
+    entries.update({f"module_name_regex {k}": text(v) for k, v in mapping.module_name_regex_qconfigs.items()})
+    entries.update({f"module_name_object_type_order {value(k)}": text(v)
                     for k, v in mapping.module_name_object_type_order_qconfigs.items()})
     return entries
 
