@@ -117,7 +117,7 @@ def rename_plan(plan: Plan, mapping: dict[str, str], nested: dict[str, dict] | N
         preserved=dict(plan.preserved),
         graph=tuple(graph_line(line) for line in plan.graph),
         standalone={r(k): rename_plan(v, nested.get(k, {})) for k, v in plan.standalone.items()},
-    )
+    ).in_text_order()
 
 
 _HASHED = re.compile(r"\+\w+~[0-9a-f]{8}")

@@ -119,6 +119,13 @@ class Plan:
                 sites.setdefault(obs, (producer, depth, []))
         return {k: (p, d, tuple(sorted(e, key=Edge.sort_key))) for k, (p, d, e) in sites.items()}
 
+    def in_text_order(self) -> "Plan":
+        """This plan with its lists in the order its text has them (a parsed plan's), so
+        that equal plans compare equal (`diff.compare` answers those at once)."""
+        self.dangling.sort(key=lambda pc: natural_key(_dangling_line(pc)))
+        self.sharing.sort(key=lambda group: natural_key(" ".join(group)))
+        return self
+
     # -- text ------------------------------------------------------------------------
 
     def body_lines(self) -> list[str]:
@@ -138,8 +145,8 @@ class Plan:
             "edges",
             [f"{e}: {', '.join(c)}" for e, c in sorted(self.edges.items(), key=lambda kv: kv[0].sort_key())],
         )
-        section("dangling", sorted((f"{p}: {', '.join(c)}" for p, c in self.dangling), key=natural_key))
-        section("sharing", sorted((" ".join(g) for g in self.sharing), key=natural_key))
+        section("dangling", sorted(map(_dangling_line, self.dangling), key=natural_key))
+        section("sharing", sorted(map(" ".join, self.sharing), key=natural_key))
         section("derived observers", _keyed_lines(self.derived))
         section("modules", [f"{k} = {v}" for k, v in sorted(self.modules.items(), key=lambda kv: natural_key(kv[0]))])
         section(
@@ -173,6 +180,11 @@ class Plan:
 
     def same_as(self, other: "Plan") -> bool:
         return self.body_lines() == other.body_lines()
+
+
+def _dangling_line(producer_and_chain: tuple[str, tuple[str, ...]]) -> str:
+    producer, chain = producer_and_chain
+    return f"{producer}: {', '.join(chain)}"
 
 
 def _keyed_lines(mapping: dict[str, str]) -> list[str]:

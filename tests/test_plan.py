@@ -258,3 +258,24 @@ def test_equal_plans_skip_the_walk_that_would_find_nothing_in_them():
     actual = canonicalise(observed_linear_add(dtype=torch.qint8))
     assert expected != actual
     assert diff.compare(expected, actual) == diff.differences(expected, actual) != []
+
+
+def test_a_canonicalised_plan_has_its_lists_in_text_order():
+    """The canonicaliser finds sharing groups and unused chains in graph order; it hands
+    them over in the order the text (and so a parsed golden) has them, so a conforming
+    plan equals its golden and takes compare's shortcut. (This case's sharing groups
+    came out in another order.)"""
+    from conformance import runner
+    from conformance.cli import select
+    from conformance.contract import load
+    from conformance.golden import GoldenStore
+
+    (case,) = [c for c in select(["rules/api-forms/"]) if c.id == "rules/api-forms/default-backend"]
+    header, golden, _ = GoldenStore().load_or_error(case.id)
+    assert len(golden.sharing) >= 2
+    plan = runner.produce_plan(case, load("reference"), golden=golden, golden_torch=header.get("torch"))
+    assert plan == golden
+    shuffled = copy.deepcopy(plan)
+    shuffled.sharing.reverse()
+    shuffled.dangling = [("z", ("obs9",)), ("a", ("obs1",))]
+    assert shuffled != plan and parse_text(shuffled.to_text({}))[1] == shuffled.in_text_order()
