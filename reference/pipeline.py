@@ -137,14 +137,15 @@ def observe_last_node(p, node, match, qconfig, config) -> None:
         custom.insert_lstm_dequant_stubs(p, node)
         custom.swap_custom_module(p, node, qconfig, config)
         return
+    shares = shares_input_observer(p, node)
 
     def input_observer():
         """The observer a sharing output is handed, rather than a new one built to be replaced."""
-        return sharing.first_input_observer(p, node)[1] if shares_input_observer(p, node) else None
+        return sharing.first_input_observer(p, node)[1]
 
-    if observers.observe_output(p, node, input_observer) is None:
+    if observers.observe_output(p, node, input_observer if shares else None) is None:
         return
-    if shares_input_observer(p, node):
+    if shares:
         if not sharing.share_input_observer(p, node):
             sharing.remove_output_observer(p, node)
     if match.custom:
