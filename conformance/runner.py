@@ -366,12 +366,7 @@ def release_torch_caches(collect: bool = True, now: bool = False) -> None:
     the workers fork that also spares their copy-on-write pages. After that CPython's own
     collector reclaims the cycles as their objects add up; a model's tensors can be large
     while its objects are few, so a full collection also runs at once when the process
-    grew by COLLECT_GROWTH_MB since the last one, or when `now`. The freeze also raises that
-    collector's first threshold to YOUNG_THRESHOLD allocations (CPython's default is 700):
-    its full collections walk what the harness keeps between cases (exports, traces), and at
-    700 they took 14-17 % of a run's time, most of it inside the IUT's prepare. At 5,000 a
-    run of 200 random cases takes 10-17 % less time; the torchvision family peaks some
-    100-150 MiB higher and stays flat lap after lap (20,000 saved no more and cost 300 MiB)."""
+    grew by COLLECT_GROWTH_MB since the last one, or when `now`."""
     from torch.ao.quantization.fx import utils as fx_utils
 
     for memoised in (fx_utils.assert_and_get_unique_device, _torchao_unique_device()):
@@ -418,7 +413,6 @@ class _GeneratedSources:
 
 
 COLLECT_GROWTH_MB = 512
-YOUNG_THRESHOLD = 5_000
 
 
 class _Collector:
@@ -430,7 +424,6 @@ class _Collector:
             gc.collect()
             if not self.frozen:
                 gc.freeze()
-                gc.set_threshold(max(gc.get_threshold()[0], YOUNG_THRESHOLD), *gc.get_threshold()[1:])
                 self.frozen = True
             self.resident = resident_mb()
 

@@ -12,9 +12,8 @@ A full garbage collection, not timed, runs just before each step (torch: on ente
 prepare; the reference: as its trace_and_fuse returns). Without it a step pays for the
 collections that building and tracing the model made due: whichever step crosses
 CPython's threshold walks the whole traced model (20-40 ms), and which one does is luck.
-Each step still pays for the collections its own allocations cause, at CPython's own
-thresholds (the suite's runner raises them for its runs; this puts them back), as in a
-user's process. `--no-collect` measures without it.
+Each step still pays for the collections its own allocations cause. `--no-collect`
+measures without it.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ MODELS = {
     "mvit_v2_s": torchvision.models.video.mvit_v2_s,
 }
 INPUTS = {"mvit_v2_s": (1, 3, 16, 224, 224)}
-PYTHON_THRESHOLDS = gc.get_threshold()  # CPython's collection thresholds, as this process started
 
 
 class Stopwatch:
@@ -98,7 +96,6 @@ def measure(name: str, which: str, collect: bool = True) -> tuple[float, float]:
                 total = time.perf_counter() - start - front.collecting
             step_seconds = total - front.seconds
     release_torch_caches(now=True)
-    gc.set_threshold(*PYTHON_THRESHOLDS)  # the runner's collector raises them: measure as a user's process runs
     return total, step_seconds
 
 
