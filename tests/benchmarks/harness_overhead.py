@@ -13,9 +13,9 @@ shared.
 
 Each implementation pays for its own exports and traces (the caches that keep them for
 later cases are emptied before it runs), as it would alone in `obsconf run`. Before
-either is measured, both run once on one case of each family and path, and of each preset,
-outside the sample, so one-time costs (imports, torch.export's first call) fall on neither; that warm-up is
-printed too. The seconds torch.export took (a pt2e case's input is an exported graph:
+either is measured, both run once on one case of each family and path, and of each
+preset, outside the sample, so that one-time costs (imports, torch.export's first call)
+fall on neither; that warm-up is printed too. The seconds torch.export took (a pt2e case's input is an exported graph:
 some 40 ms for a small one, seconds for a torchvision model, against some 15 ms of the
 reference's prepare_pt2e) are printed apart, with the overhead less them.
 
