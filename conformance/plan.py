@@ -120,8 +120,9 @@ class Plan:
         return {k: (p, d, tuple(sorted(e, key=Edge.sort_key))) for k, (p, d, e) in sites.items()}
 
     def in_text_order(self) -> "Plan":
-        """This plan with its lists in the order its text has them (a parsed plan's), so
-        that equal plans compare equal (`diff.compare` answers those at once)."""
+        """Sort this plan's lists in place into the order its text has them (a parsed
+        plan's), so that equal plans compare equal (`diff.compare` answers those at once);
+        returns the plan."""
         self.dangling.sort(key=lambda pc: natural_key(_dangling_line(pc)))
         self.sharing.sort(key=lambda group: natural_key(" ".join(group)))
         return self
