@@ -142,34 +142,43 @@ def test_a_run_with_no_workers_is_one_usage_error(capsys):
     assert capsys.readouterr().err.strip() == "obsconf: error: -j 0: give 1 or more worker processes"
 
 
-def test_garbage_is_collected_when_memory_grows_not_every_so_many_cases(monkeypatch):
-    """The first collection freezes the heap; after that CPython's own collector runs, and a
-    full collection only past COLLECT_GROWTH_MB of growth, or when asked to."""
+def test_garbage_is_collected_when_memory_grows_and_survivors_frozen_every_so_many_cases(monkeypatch):
+    """The first collection freezes the heap; every REFREEZE_EVERY cases a collection of
+    what is not frozen freezes its survivors too; a full collection, everything unfrozen
+    first, runs past COLLECT_GROWTH_MB of growth, or when asked to."""
     import gc
 
     from conformance import runner
 
-    collections, resident = [], [1000.0]
-    monkeypatch.setattr(gc, "collect", lambda *a: collections.append(len(collections)))
-    monkeypatch.setattr(gc, "freeze", lambda: None)
+    calls, resident = [], [1000.0]
+    for name in ("collect", "freeze", "unfreeze"):
+        monkeypatch.setattr(gc, name, lambda *a, name=name: calls.append(name))
     monkeypatch.setattr(runner, "resident_mb", lambda: resident[0])
     collector = runner._Collector()
     monkeypatch.setattr(runner, "_COLLECTOR", collector)
+    full, partial = ["unfreeze", "collect", "freeze"], ["collect", "freeze"]
+
     runner.release_torch_caches()
-    assert len(collections) == 1 and collector.frozen
-    for _ in range(100):
+    assert calls == full and collector.frozen
+    calls.clear()
+    for _ in range(runner.REFREEZE_EVERY - 2):
         resident[0] += 1
         runner.release_torch_caches()
-    assert len(collections) == 1  # 100 MB of growth
+    assert calls == []  # CPython's own collector reclaims the cycles in between
+    runner.release_torch_caches()
+    assert calls == partial  # the REFREEZE_EVERY-th case
+    calls.clear()
     resident[0] += runner.COLLECT_GROWTH_MB
     runner.release_torch_caches()
-    assert len(collections) == 2
+    assert calls == full
+    calls.clear()
     runner.release_torch_caches()
-    assert len(collections) == 2  # measured again from the last collection
+    assert calls == []  # growth is measured again from the last full collection
     runner.release_torch_caches(now=True)
-    assert len(collections) == 3
+    assert calls == full
+    calls.clear()
     runner.release_torch_caches(collect=False)
-    assert len(collections) == 3
+    assert calls == [] and collector.cases == runner.REFREEZE_EVERY + 3  # not counted
 
 
 def test_the_sources_torch_fx_keeps_for_the_cases_run_are_forgotten():
