@@ -48,9 +48,10 @@ class Placement:
         self.modules[f"{prefix}{i}"] = module
         return f"{prefix}{i}"
 
-    def insert_after(self, node: Node, module, rule: str, prefix="activation_post_process_") -> Node:
-        """Call `module` on `node`'s output, on the model's device, recording the rule."""
-        if self.device is not None:
+    def insert_after(self, node: Node, module, rule: str, prefix="activation_post_process_", new=True) -> Node:
+        """Call `module` on `node`'s output, recording the rule; a `new` module (not one
+        already called elsewhere) goes to the model's device first."""
+        if new and self.device is not None:
             module.to(self.device)
         name = self.new_attr(prefix.replace(".", "_"), module)
         with self.graph.inserting_after(node):
@@ -139,7 +140,7 @@ def observe_output(p: Placement, node: Node, existing=None) -> Node | None:
     if dynamic or p.target(node).standalone or not needs_observer(torch.float, False, dtype, False, False):
         return None
     module = existing() if existing is not None else None
-    obs_node = p.insert_after(node, ctr() if module is None else module, "output")
+    obs_node = p.insert_after(node, ctr() if module is None else module, "output", new=module is None)
     for user in list(node.users):
         if user is not obs_node:
             user.replace_input_with(node, obs_node)

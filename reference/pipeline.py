@@ -107,6 +107,7 @@ def place_observers(p, matches, qconfigs, eq_qconfigs, config, backend) -> set[s
     the output at its last node. Graph outputs are considered last. Returns the names of
     the nodes in observed patterns."""
     observed: set[str] = set()
+    supported: dict = {}  # torch asks for every node of a match; the answer is the match's (and qconfig's)
     for node in list(p.graph.nodes):
         if node.op == "output":
             observers.observe_graph_output(p, node)
@@ -115,7 +116,10 @@ def place_observers(p, matches, qconfigs, eq_qconfigs, config, backend) -> set[s
         qconfig = qconfigs[node.name] if match is not None else None
         if node.op not in ("call_module", "call_method", "call_function") or qconfig is None:
             continue
-        if not is_supported(match, qconfig, p.targets, backend):
+        key = (id(match), id(qconfig))
+        if key not in supported:
+            supported[key] = is_supported(match, qconfig, p.targets, backend)
+        if not supported[key]:
             continue
         observed.update(n.name for n in flatten(match.nodes))
         if node is match.root:
