@@ -416,7 +416,7 @@ class _GeneratedSources:
 
 
 COLLECT_GROWTH_MB = 512
-REFREEZE_EVERY = 25  # cases (the reference on the whole corpus, one process: 54 s of GC with one freeze, 22 s)
+REFREEZE_EVERY = 25  # cases (the reference over the whole corpus, one process: 45-49 s of GC with one freeze, 19-24 s)
 
 
 class _Collector:

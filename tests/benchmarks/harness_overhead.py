@@ -17,7 +17,8 @@ either is measured, both run once on one case of each family and path, and of ea
 preset, outside the sample, so that one-time costs (imports, torch.export's first call)
 fall on neither; that warm-up is printed too. The seconds torch.export took (a pt2e case's input is an exported graph:
 some 40 ms for a small one, seconds for a torchvision model, against some 15 ms of the
-reference's prepare_pt2e) are printed apart, with the overhead less them.
+reference's prepare_pt2e) are printed apart, with the overhead less them, and so are the
+seconds CPython's garbage collector ran, inside the IUT and around it together.
 
 A sample shares little: its cases seldom meet a recipe twice, while a whole run hands a
 recipe's export (and trace) on to its other presets. `--cases 0` measures the whole
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import gc
 import random
 import resource
 import time
@@ -65,13 +67,13 @@ def measure(cases, impl: Implementation, store: GoldenStore) -> dict:
     forget_kept_exports_and_traces()
     start_rss = rss_mib()
     start = time.perf_counter()
-    with timed_exports() as exporting:
+    with timed_exports() as exporting, timed_collections() as collecting:
         for case in cases:
             outcome = runner.run_case(case, wrapped, store)
             statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
     total = time.perf_counter() - start
     return {"inside": inside, "around": total - inside, "total": total, "statuses": statuses,
-            "exports": exporting[0], "start_rss": start_rss, "end_rss": rss_mib()}
+            "exports": exporting[0], "collections": collecting[0], "start_rss": start_rss, "end_rss": rss_mib()}
 
 
 def forget_kept_exports_and_traces() -> None:
@@ -98,6 +100,25 @@ def timed_exports():
         yield seconds
     finally:
         recipe._Exports._export = staticmethod(export)
+
+
+@contextlib.contextmanager
+def timed_collections():
+    """Seconds CPython's garbage collector ran (the runner's own collections and its
+    automatic ones), in a one-item list."""
+    seconds, started = [0.0], [0.0]
+
+    def callback(phase, info):
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            seconds[0] += time.perf_counter() - started[0]
+
+    gc.callbacks.append(callback)
+    try:
+        yield seconds
+    finally:
+        gc.callbacks.remove(callback)
 
 
 def warm_up(selected, sample, impls, store: GoldenStore) -> tuple[int, float]:
@@ -137,6 +158,7 @@ def main() -> None:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(figures["statuses"].items()))
         print(f"{impl.name}: {inside:.1f} s inside the IUT, {around:.1f} s around it: overhead {percent(around, inside)}; "
               f"of that torch.export {exports:.1f} s, overhead less exports {percent(around - exports, inside)}; "
+              f"garbage collection {figures['collections']:.1f} s, inside and around; "
               f"{figures['total']:.1f} s in all ({counts}); "
               f"RSS {figures['start_rss']:.0f} -> {figures['end_rss']:.0f} MiB, peak so far {peak_rss_mib():.0f} MiB",
               flush=True)
